@@ -1,0 +1,32 @@
+"""Last-item baseline: items most similar (cosine) to the last one seen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.baselines.similarity import cosine_similarity, popularity_tiebreak
+from training.data.interactions import Interactions, Sequences
+from training.data.splits import EvalSet
+from training.models.base import Recommender
+from training.registry import register
+
+
+@register("last-item")
+class LastItem(Recommender):
+    """Score_j = cos(last item, j) over user co-occurrence; popularity breaks ties."""
+
+    def __init__(self, neighbours: int = 200) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, train: Interactions, valid: EvalSet | None = None) -> LastItem:
+        matrix = train.to_csr(binary=True)
+        self._sim = cosine_similarity(matrix, neighbours=self.neighbours)
+        self._tiebreak = popularity_tiebreak(matrix)
+        return self
+
+    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+        scores = np.tile(self._tiebreak, (len(history), 1))
+        has = history.lengths > 0
+        last = history.item[history.indptr[1:][has] - 1]
+        scores[has] += self._sim[last].toarray()
+        return scores

@@ -1,0 +1,208 @@
+"""Argument parsers of the offline commands (``generate``, ``evaluate``).
+
+Kept free of heavy imports: each ``run_*`` imports what it needs, so
+``recserve --help`` stays fast and never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+DEFAULT_MODELS = "popularity,recent-popularity,last-item,itemknn,ease"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("K values must be positive integers")
+    return values
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data/--format/--columns/... shared by every command that reads a log."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", required=True, help="file or folder of the interaction log")
+    group.add_argument(
+        "--format",
+        required=True,
+        choices=["movielens", "recbole", "csv", "parquet"],
+        help="movielens (u.data / ratings.dat), recbole (atomic files), csv or parquet",
+    )
+    group.add_argument(
+        "--columns",
+        default=None,
+        help="csv/parquet column mapping, e.g. "
+        "user=uid,item=sku,timestamp=ts,event_type=kind,value=v",
+    )
+    group.add_argument("--sep", default=",", help="csv field separator (default ',')")
+    group.add_argument(
+        "--min-value",
+        type=float,
+        default=None,
+        help="keep events with value >= this (e.g. rating 4)",
+    )
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("evaluation protocol")
+    group.add_argument(
+        "--protocol",
+        default="leave-last-out",
+        choices=["leave-last-out", "temporal", "user-holdout"],
+        help="leave-last-out (last event per user), temporal (global time cut), "
+        "user-holdout (held-out users, 80/20 fold-in)",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed for splits and sampling")
+    group.add_argument(
+        "--split-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="protocol parameter, e.g. test_fraction=0.2 (repeatable)",
+    )
+
+
+def split_params(specs: list[str]) -> dict[str, Any]:
+    import ast
+
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, raw = spec.partition("=")
+        if not sep:
+            raise ValueError(f"--split-param {spec!r}: expected NAME=VALUE")
+        out[name.strip()] = ast.literal_eval(raw)
+    return out
+
+
+def add_evaluate_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="train baselines/models on a split and report ranking metrics",
+        description="Split an interaction log, fit each model on the training part, rank "
+        "all items for every test user (seen items excluded) and print HR, Recall, "
+        "Precision, NDCG, MRR, PCC and coverage at each K. Writes a JSON report.",
+    )
+    add_data_arguments(parser)
+    add_split_arguments(parser)
+    parser.add_argument(
+        "--models", default=DEFAULT_MODELS, help=f"comma list (default {DEFAULT_MODELS})"
+    )
+    parser.add_argument("--k", type=_ints, default=(10, 20, 50), help="cut-offs, e.g. 10,20,50")
+    parser.add_argument("--json", default=None, help="write the JSON report here")
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        default=0,
+        help="rank targets among N sampled negatives (0: all items)",
+    )
+    parser.add_argument(
+        "--gamma",
+        type=float,
+        default=1.0,
+        help="sampled negatives ~ popularity**gamma (0: uniform)",
+    )
+    parser.add_argument("--keep-seen", action="store_true", help="do not exclude history items")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="MODEL.NAME=VALUE",
+        help="model hyper-parameter, e.g. ease.l2=200 (repeatable)",
+    )
+    parser.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="use default/--param hyper-parameters instead of a grid search on the validation set",
+    )
+    parser.add_argument(
+        "--tune-metric",
+        default=None,
+        help="validation metric for tuning (default ndcg@<largest K>)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from training.data.readers import ColumnMap
+    from training.evaluate import EvalConfig, EvaluateJob, parse_model_params
+
+    job = EvaluateJob(
+        data=args.data,
+        format=args.format,
+        protocol=args.protocol,
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        eval=EvalConfig(
+            ks=args.k,
+            exclude_seen=not args.keep_seen,
+            negatives=args.negatives,
+            gamma=args.gamma,
+            seed=args.seed,
+        ),
+        columns=ColumnMap.parse(args.columns),
+        sep=args.sep,
+        min_value=args.min_value,
+        seed=args.seed,
+        split_params=split_params(args.split_param),
+        model_params=parse_model_params(args.param),
+        json_path=args.json,
+        progress=not args.no_progress,
+        tune=not args.no_tune,
+        tune_metric=args.tune_metric,
+    )
+    job.run()
+    return 0
+
+
+def add_generate_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "generate",
+        help="write the deterministic synthetic demo event log (RecBole atomic files)",
+        description="Generate users with stable tastes over item categories, sessions, "
+        "view/click/purchase events, trending items and late cold-start items.",
+    )
+    parser.add_argument("--out", required=True, help="output folder, e.g. data/demo")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--categories", type=int, default=20)
+    parser.add_argument("--days", type=int, default=60)
+    parser.set_defaults(func=run_generate)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from training.data.synthetic import SyntheticConfig, generate, write_recbole
+
+    config = SyntheticConfig(
+        seed=args.seed,
+        n_users=args.users,
+        n_items=args.items,
+        n_categories=args.categories,
+        days=args.days,
+    )
+    data = generate(config, progress=True).interactions
+    folder = write_recbole(data, args.out)
+    stats = data.stats()
+    print(
+        f"wrote {folder}: {stats['events']} events, {stats['users']} users, "
+        f"{stats['items']} items, types {stats['event_types']}"
+    )
+    return 0
+
+
+def main_evaluate(argv: list[str] | None = None) -> int:
+    """``python -m training.evaluate``: the evaluate subcommand on its own."""
+    from recserve.cli import run_command
+
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_evaluate_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_command(parser, ["evaluate", *argv])

@@ -1,0 +1,311 @@
+"""Readers that turn interaction files into ``Interactions``.
+
+Formats (``--format``):
+
+- ``movielens``: ``u.data`` (ML-100K, tab separated) or ``ratings.dat``
+  (ML-1M/10M, ``::`` separated), with ``u.item``/``u.user`` or
+  ``movies.dat``/``users.dat`` beside them as features.
+- ``recbole``: RecBole atomic files, a folder ``<name>/`` holding
+  ``<name>.inter`` and optionally ``<name>.item`` / ``<name>.user``; headers are
+  ``field:type``. ``rating`` becomes the event value, ``event_type`` the type.
+- ``csv`` / ``parquet``: one event per row with a column mapping
+  (``user=...,item=...,timestamp=...[,event_type=...][,value=...]``).
+
+Timestamps must be numbers (unix seconds); parquet datetime columns are
+converted. Every problem is raised as ``DataFormatError`` naming file, line
+and column: never a bare pandas traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.data.errors import DataFormatError
+from training.data.interactions import Interactions
+
+FORMATS = ("movielens", "recbole", "csv", "parquet")
+CATEGORY_COLUMNS = ("categories", "category", "class", "genres", "genre")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source column holds each event field (``None``: absent)."""
+
+    user: str = "user_id"
+    item: str = "item_id"
+    timestamp: str = "timestamp"
+    event_type: str | None = None
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str | None) -> ColumnMap:
+        """Parse ``"user=uid,item=iid,timestamp=ts,event_type=kind,value=v"``."""
+        if not spec:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        mapping: dict[str, str] = {}
+        for part in spec.split(","):
+            key, sep, column = part.partition("=")
+            key = key.strip()
+            if not sep or key not in known or not column.strip():
+                raise ValueError(
+                    f"--columns: bad entry {part!r}; expected FIELD=COLUMN with FIELD in "
+                    f"{sorted(known)}"
+                )
+            mapping[key] = column.strip()
+        return cls(**mapping)
+
+
+def load_interactions(
+    path: str | Path, fmt: str, columns: ColumnMap | None = None, sep: str = ","
+) -> Interactions:
+    """Read ``path`` in format ``fmt`` into ``Interactions``."""
+    readers: dict[str, Callable[[Path], Interactions]] = {
+        "movielens": _read_movielens,
+        "recbole": _read_recbole,
+        "csv": lambda p: _from_frame(_read_text_table(p, sep), p, columns or ColumnMap(), 2),
+        "parquet": lambda p: _from_frame(_read_parquet(p), p, columns or ColumnMap(), 1),
+    }
+    if fmt not in readers:
+        raise DataFormatError(path, f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(path, "no such file or folder")
+    return readers[fmt](path)
+
+
+# --- generic table -> Interactions ------------------------------------------------------
+
+
+def _from_frame(
+    frame: pd.DataFrame,
+    path: Path,
+    columns: ColumnMap,
+    first_line: int,
+    item_features: pd.DataFrame | None = None,
+    user_features: pd.DataFrame | None = None,
+) -> Interactions:
+    """Validate the mapped columns of ``frame`` and build ``Interactions``.
+
+    ``first_line`` is the file line of the frame's first row (2 below a header),
+    so errors point at the line an editor shows.
+    """
+    if frame.empty:
+        raise DataFormatError(path, "no events: the file has a header but no rows")
+    required = {"user": columns.user, "item": columns.item, "timestamp": columns.timestamp}
+    optional = {"event_type": columns.event_type, "value": columns.value}
+    for name in [*required.values(), *(c for c in optional.values() if c)]:
+        if name not in frame.columns:
+            found = ", ".join(map(str, frame.columns))
+            raise DataFormatError(
+                path, f"missing column '{name}' (found: {found})", line=first_line - 1 or None
+            )
+    for name in (columns.user, columns.item):
+        _require_present(frame[name], path, name, first_line)
+    timestamps = _numeric(frame[columns.timestamp], path, columns.timestamp, first_line)
+    values = None
+    if columns.value:
+        values = _numeric(frame[columns.value], path, columns.value, first_line)
+    event_types = None
+    if columns.event_type:
+        _require_present(frame[columns.event_type], path, columns.event_type, first_line)
+        event_types = frame[columns.event_type].astype(str).to_numpy()
+    return Interactions.build(
+        frame[columns.user].to_numpy(),
+        frame[columns.item].to_numpy(),
+        timestamps,
+        event_types=event_types,
+        values=values,
+        item_features=item_features,
+        user_features=user_features,
+        source=str(path),
+    )
+
+
+def _require_present(column: pd.Series, path: Path, name: str, first_line: int) -> None:
+    missing = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataFormatError(path, "missing value", line=row + first_line, column=name)
+
+
+def _numeric(column: pd.Series, path: Path, name: str, first_line: int) -> np.ndarray:
+    """Column as float64; the first non-numeric cell is reported by line."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        stamps = pd.to_datetime(column, utc=True)
+        if stamps.isna().any():
+            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+            raise DataFormatError(path, "missing timestamp", line=row + first_line, column=name)
+        return (stamps.astype("int64") / 1e9).to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            path,
+            f"value {column.iloc[row]!r} is not a number",
+            line=row + first_line,
+            column=name,
+        )
+    return numbers
+
+
+# --- text and parquet tables ----------------------------------------------------------------
+
+
+def _read_text_table(
+    path: Path, sep: str, header: bool = True, names: list[str] | None = None
+) -> pd.DataFrame:
+    """Read a delimited file as strings; tokenizer and encoding errors name the line."""
+    if path.is_dir():
+        raise DataFormatError(path, "expected a file, found a folder")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataFormatError(path, "the file is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # MovieLens feature files are latin-1
+    if len(sep) > 1:  # pandas' C parser takes one character: '::' -> '\t'
+        text, sep = text.replace(sep, "\t"), "\t"
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=0 if header else None,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            engine="c",
+        )
+    except pd.errors.ParserError as error:
+        match = re.search(r"line (\d+)", str(error))
+        line = int(match.group(1)) if match else None
+        raise DataFormatError(path, f"malformed row: {error}".strip(), line=line) from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises many types for a damaged file
+        raise DataFormatError(path, f"not a readable parquet file ({error})") from None
+
+
+# --- RecBole atomic files ------------------------------------------------------------------
+
+
+def _read_recbole(path: Path) -> Interactions:
+    inter = path / f"{path.name}.inter" if path.is_dir() else path
+    if inter.suffix != ".inter":
+        raise DataFormatError(path, "expected a RecBole folder or a .inter file")
+    if not inter.exists():
+        raise DataFormatError(inter, "no such file (a RecBole folder holds <name>.inter)")
+    frame = _read_atomic(inter)
+    columns = ColumnMap(
+        user="user_id",
+        item="item_id",
+        timestamp="timestamp",
+        event_type="event_type" if "event_type" in frame.columns else None,
+        value="rating" if "rating" in frame.columns else None,
+    )
+    items = _atomic_features(inter.with_suffix(".item"), "item_id")
+    users = _atomic_features(inter.with_suffix(".user"), "user_id")
+    return _from_frame(frame, inter, columns, 2, _with_categories(items), users)
+
+
+def _read_atomic(path: Path) -> pd.DataFrame:
+    frame = _read_text_table(path, "\t")
+    frame.columns = [str(c).split(":", 1)[0] for c in frame.columns]
+    return frame
+
+
+def _atomic_features(path: Path, key: str) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    frame = _read_atomic(path)
+    if key not in frame.columns:
+        raise DataFormatError(path, f"missing column '{key}'", line=1)
+    _require_present(frame[key], path, key, 2)
+    return frame.set_index(key)
+
+
+def _with_categories(features: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Add a canonical ``categories`` column ('|'-joined) from a genre/class column."""
+    if features is None or "categories" in features.columns:
+        return features
+    for name in CATEGORY_COLUMNS:
+        if name in features.columns:
+            features = features.copy()
+            features["categories"] = (
+                features[name].fillna("").astype(str).str.split(r"[ |,]+").map(_join_categories)
+            )
+            return features
+    return features
+
+
+def _join_categories(parts: list[str]) -> str:
+    return "|".join(p for p in parts if p)
+
+
+# --- MovieLens ---------------------------------------------------------------------------
+
+ML100K_GENRES = (
+    "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy "
+    "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
+).split(" ")
+
+
+def _read_movielens(path: Path) -> Interactions:
+    folder = path if path.is_dir() else path.parent
+    candidates = [path] if path.is_file() else [folder / "u.data", folder / "ratings.dat"]
+    ratings = next((p for p in candidates if p.exists()), None)
+    if ratings is None:
+        raise DataFormatError(path, "no MovieLens ratings file (u.data or ratings.dat) here")
+    names = ["user_id", "item_id", "rating", "timestamp"]
+    if ratings.name.endswith(".dat"):
+        frame = _read_text_table(ratings, "::", header=False, names=names)
+        items, users = _ml1m_features(folder)
+    else:
+        frame = _read_text_table(ratings, "\t", header=False, names=names)
+        items, users = _ml100k_features(folder)
+    columns = ColumnMap(value="rating")
+    return _from_frame(frame, ratings, columns, 1, _with_categories(items), users)
+
+
+def _ml100k_features(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    items = users = None
+    if (folder / "u.item").exists():
+        names = ["item_id", "title", "release_date", "video_release_date", "url", *ML100K_GENRES]
+        raw = _read_text_table(folder / "u.item", "|", header=False, names=names).set_index(
+            "item_id"
+        )
+        flags = raw[ML100K_GENRES].to_numpy() == "1"
+        genres = np.array(ML100K_GENRES, dtype=object)
+        items = raw[["title", "release_date"]].copy()
+        items["categories"] = ["|".join(genres[row]) for row in flags]
+    if (folder / "u.user").exists():
+        names = ["user_id", "age", "gender", "occupation", "zip_code"]
+        users = _read_text_table(folder / "u.user", "|", header=False, names=names)
+        users = users.set_index("user_id")
+    return items, users
+
+
+def _ml1m_features(folder: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    items = users = None
+    if (folder / "movies.dat").exists():
+        names = ["item_id", "title", "genres"]
+        items = _read_text_table(folder / "movies.dat", "::", header=False, names=names)
+        items = items.set_index("item_id")
+    if (folder / "users.dat").exists():
+        names = ["user_id", "gender", "age", "occupation", "zip_code"]
+        users = _read_text_table(folder / "users.dat", "::", header=False, names=names)
+        users = users.set_index("user_id")
+    return items, users

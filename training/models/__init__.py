@@ -1,0 +1,1 @@
+"""Learned recommenders, one model per file, registered in ``training.registry``."""
