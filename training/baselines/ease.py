@@ -4,11 +4,17 @@
 
 ``G + lambda I`` is symmetric positive definite, so the inverse is taken with
 a Cholesky factorisation (LAPACK ``potrf`` + ``potri``) in place: half the
-flops of a general LU inverse and a single I x I buffer. This is what scales:
-``numpy.linalg.inv`` crashed (segfault) on a 23,715-item Gram matrix on our
-2-core machine, while ``potrf/potri`` in float32 inverts 25,000 items in a few
-minutes with ~2.5 GB for the matrix (``benchmarks/ease_scaling.py``). float64
-is used up to ``float64_max_items`` items, float32 above.
+flops of a general LU inverse and a single I x I buffer.
+
+What scales, measured on our 2-core machine (``benchmarks/ease_scaling.py``):
+the crash of ``numpy.linalg.inv`` on a 23,715-item Gram matrix is not in the
+inversion itself but in the bundled multi-threaded OpenBLAS *double precision*
+GEMM kernel, which segfaults from about 16,000 x 16,000 outputs (``X.T @ X``
+and ``dpotrf`` crash alike; single-threaded they pass). The single precision
+kernels do not crash: ``spotrf + spotri`` invert a 25,000-item Gram matrix in
+about 90 s with one 2.5 GB buffer. So float64 is used up to
+``float64_max_items`` (8,000) items and float32 above; the Gram matrix is built
+with a sparse product, never a dense GEMM.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from training.registry import register
 
 
 def spd_inverse(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix, overwriting ``matrix``.
+    """Inverse of a symmetric positive definite matrix, computed in place.
 
-    Uses the lower Cholesky factor; the upper triangle is filled by symmetry.
-    Raises ``ValueError`` if the matrix is not positive definite.
+    ``matrix`` is overwritten. A C-ordered symmetric matrix is handed to LAPACK
+    as its transpose (the same matrix, already Fortran-ordered), so no copy is
+    made. Raises ``ValueError`` if the matrix is not positive definite.
     """
-    a = np.asfortranarray(matrix)
+    a = matrix.T if matrix.flags.c_contiguous else np.asfortranarray(matrix)
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (a,))
     factor, info = potrf(a, lower=True, overwrite_a=True, clean=False)
     if info != 0:
@@ -38,9 +45,20 @@ def spd_inverse(matrix: np.ndarray) -> np.ndarray:
     inverse, info = potri(factor, lower=True, overwrite_c=True)
     if info != 0:
         raise ValueError(f"Cholesky inverse failed (potri info={info})")
-    upper = np.triu_indices_from(inverse, k=1)
-    inverse[upper] = inverse.T[upper]
+    _mirror_lower(inverse)
     return inverse
+
+
+def _mirror_lower(a: np.ndarray, block: int = 2048) -> None:
+    """Copy the lower triangle onto the upper one, a row block at a time
+    (a whole-matrix index would cost several times the matrix in memory)."""
+    n = a.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        a[start:stop, stop:] = a[stop:, start:stop].T
+        diagonal = a[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, k=1)
+        diagonal[upper] = diagonal.T[upper]
 
 
 @register("ease")
@@ -55,7 +73,7 @@ class EASE(Recommender):
         "l2": (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
     }
 
-    def __init__(self, l2: float = 500.0, float64_max_items: int = 10_000) -> None:
+    def __init__(self, l2: float = 500.0, float64_max_items: int = 8_000) -> None:
         if l2 <= 0:
             raise ValueError("l2 must be > 0")
         self.l2 = l2
@@ -65,12 +83,12 @@ class EASE(Recommender):
         x = train.to_csr(binary=True)
         n = x.shape[1]
         dtype = np.float64 if n <= self.float64_max_items else np.float32
-        gram = (x.T @ x).toarray().astype(dtype, copy=False)
+        gram = (x.T @ x).toarray().astype(dtype, copy=False)  # sparse product, no GEMM
         gram[np.diag_indices(n)] += self.l2
-        p = spd_inverse(gram)
-        weights = p / (-np.diag(p))[None, :]
+        weights = spd_inverse(gram)  # P, in the same buffer
+        weights /= -np.diag(weights)[None, :]  # B = I - P diag(1/diag(P)): off-diagonal part
         weights[np.diag_indices(n)] = 0.0
-        self._weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self._weights = weights.astype(np.float32, copy=False)
         self._n_items = n
         return self
 

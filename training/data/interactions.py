@@ -49,7 +49,8 @@ class IdMap:
 
     def index_of(self, ids: Any) -> np.ndarray:
         """Dense indices of external ids, ``-1`` where an id is unknown."""
-        return self._index.get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str)))
+        values = np.atleast_1d(np.asarray(ids, dtype=object)).astype(str)
+        return self._index.get_indexer(pd.Index(values))
 
     def save(self, path: str | Path) -> None:
         """Write one external id per line; the line number (from 0) is the index."""
@@ -125,8 +126,9 @@ class Sequences:
     def to_csr(self, n_items: int, weights: np.ndarray | None = None) -> sp.csr_matrix:
         """(R, n_items) matrix; repeated items sum, binary unless ``weights`` given."""
         data = np.ones(len(self.item), np.float32) if weights is None else weights
+        # copy=True: sum_duplicates() below works in place and must not touch self.item
         matrix = sp.csr_matrix(
-            (data, self.item, self.indptr.copy()), shape=(len(self), n_items), dtype=np.float32
+            (data, self.item, self.indptr), shape=(len(self), n_items), dtype=np.float32, copy=True
         )
         matrix.sum_duplicates()
         if weights is None:
@@ -142,11 +144,7 @@ class Sequences:
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         flat = np.array([i for r in items for i in r], dtype=np.int32)
         if timestamps is None:
-            ts = (
-                np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
-                if len(flat)
-                else []
-            )
+            ts: list[float] = [float(t) for n in lengths for t in range(n)]
         else:
             ts = [t for r in timestamps for t in r]
         n = len(flat)

@@ -143,7 +143,8 @@ def _numeric(column: pd.Series, path: Path, name: str, first_line: int) -> np.nd
         if stamps.isna().any():
             row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
             raise DataFormatError(path, "missing timestamp", line=row + first_line, column=name)
-        return (stamps.astype("int64") / 1e9).to_numpy(dtype=np.float64)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return seconds.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(numbers)
     if bad.any():

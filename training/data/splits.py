@@ -18,7 +18,7 @@ No split puts a target event in ``train``; tests check that.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ class Split:
 
 def split(data: Interactions, protocol: str, seed: int = 0, **params: Any) -> Split:
     """Apply ``protocol`` (one of ``PROTOCOLS``) with its keyword parameters."""
-    makers = {
+    makers: dict[str, Callable[..., Split]] = {
         "leave-last-out": leave_last_out,
         "temporal": temporal,
         "user-holdout": user_holdout,

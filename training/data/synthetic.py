@@ -229,7 +229,8 @@ def _category_cdf(
         mask[cat, : len(idx)] = True
     days = np.arange(n_days) + 0.5
     weight = np.tile(base_weight, (n_days, 1))  # (days, items)
-    weight[days[:, None] < truth.release_day[None, :]] = 0.0
+    # An item is drawn on day d only if it was released by the start of that day.
+    weight[np.arange(n_days)[:, None] < truth.release_day[None, :]] = 0.0
     bump = np.exp(
         -0.5 * ((days[:, None] - truth.trend_peak_day[None, :]) / config.trend_width_days) ** 2
     )

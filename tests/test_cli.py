@@ -1,0 +1,58 @@
+import json
+import subprocess
+import sys
+
+
+def _recserve(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "recserve.cli", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_help_lists_the_subcommands_without_importing_torch():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from recserve.cli import build_parser; build_parser(); "
+            "print('torch' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip() == "False"
+    help_text = _recserve("--help").stdout
+    for command in ("generate", "evaluate"):
+        assert command in help_text
+
+
+def test_generate_then_evaluate_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    gen = _recserve("generate", "--out", str(out), "--users", "200", "--items", "150")
+    assert gen.returncode == 0, gen.stderr
+    assert (out / "demo.inter").exists() and (out / "demo.item").exists()
+    report = tmp_path / "report.json"
+    run = _recserve(
+        "evaluate",
+        "--data",
+        str(out),
+        "--format",
+        "recbole",
+        "--models",
+        "popularity,ease",
+        "--k",
+        "5,10",
+        "--json",
+        str(report),
+        "--no-progress",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "ndcg@5" in run.stdout and "ease" in run.stdout
+    assert set(json.loads(report.read_text())["results"]) == {"popularity", "ease"}
+
+
+def test_bad_flags_exit_2_with_a_message(tmp_path):
+    run = _recserve("evaluate", "--data", str(tmp_path), "--format", "recbole", "--k", "0")
+    assert run.returncode == 2 and "K values must be positive" in run.stderr
+    run = _recserve("evaluate", "--data", str(tmp_path), "--format", "csv", "--models", "nope")
+    assert run.returncode == 2 and "unknown model 'nope'" in run.stderr
