@@ -2,6 +2,8 @@
 
     recserve generate   write the synthetic demo event log
     recserve evaluate   fit baselines/models on a split and report metrics
+    recserve train      train one model (e.g. led) and write a checkpoint
+    recserve export     checkpoint -> bundle (ONNX encoder, HNSW index, manifest)
 
 Errors in the user's input (bad files, bad flags) print one clear line and
 exit with status 2; they never end in a traceback.
@@ -16,7 +18,8 @@ from recserve import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.cli import add_evaluate_parser, add_generate_parser
+    from export.cli import add_export_parser
+    from training.cli import add_evaluate_parser, add_generate_parser, add_train_parser
 
     parser = argparse.ArgumentParser(
         prog="recserve",
@@ -27,17 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate_parser(sub)
     add_evaluate_parser(sub)
+    add_train_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
 def run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     """Parse ``argv`` and run the chosen subcommand, turning input errors into exit 2."""
+    from export.errors import ExportError
+    from service.bundle import BundleError
     from training.data.errors import DataFormatError
 
     args = parser.parse_args(argv)
+    refused = (DataFormatError, ValueError, FileNotFoundError, ExportError, BundleError)
     try:
         return int(args.func(args))
-    except (DataFormatError, ValueError, FileNotFoundError) as error:
+    except refused as error:
         print(f"recserve {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

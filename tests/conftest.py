@@ -25,3 +25,40 @@ def ml100k() -> Path:
     if not (ML100K / "ml-100k.inter").exists():
         pytest.skip(f"MovieLens-100K not found at {ML100K}")
     return ML100K
+
+
+TINY_LED = {"dim": 16, "max_epochs": 8, "lr": 0.02, "eval_every": 2, "negatives": 100}
+
+
+@pytest.fixture(scope="session")
+def led_checkpoint(tmp_path_factory, small_log) -> Path:
+    """A small LED trained on the synthetic log, saved as `recserve train` does."""
+    from training.data.synthetic import write_recbole
+    from training.evaluate import EvalConfig, EvaluateJob
+
+    root = tmp_path_factory.mktemp("led")
+    folder = write_recbole(small_log.interactions, root / "demo")
+    job = EvaluateJob(
+        data=str(folder),
+        format="recbole",
+        protocol="user-holdout",
+        models=("led",),
+        eval=EvalConfig(ks=(10, 50)),
+        model_params={"led": TINY_LED},
+        json_path=str(root / "run" / "metrics.json"),
+        progress=False,
+        tune=False,
+        checkpoint_dir=str(root / "run"),
+    )
+    job.run()
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def led_bundle(tmp_path_factory, led_checkpoint) -> Path:
+    """The exported bundle of ``led_checkpoint``: bundles/led/1."""
+    from export.writer import write_bundle
+    from training.checkpoint import load_checkpoint
+
+    root = tmp_path_factory.mktemp("bundles")
+    return write_bundle(load_checkpoint(led_checkpoint), root / "led" / "1")

@@ -161,6 +161,66 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train one model (e.g. led), evaluate it and write a checkpoint for export",
+        description="Split the log, train MODEL on the training part with early stopping on "
+        "the validation users, report test metrics, and write a checkpoint folder "
+        "(model, id map, item metadata, validation histories, metrics.json).",
+    )
+    parser.add_argument("model", help="registered model name, e.g. led")
+    add_data_arguments(parser)
+    add_split_arguments(parser)
+    parser.set_defaults(protocol="user-holdout")
+    parser.add_argument("--out", required=True, help="checkpoint folder, e.g. runs/led")
+    parser.add_argument("--k", type=_ints, default=(20, 50, 100), help="cut-offs for metrics.json")
+    parser.add_argument("--config", default=None, help="JSON file of model hyper-parameters")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one hyper-parameter, e.g. dim=128 or loss=css (repeatable; beats --config)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from training.data.readers import ColumnMap
+    from training.evaluate import EvalConfig, EvaluateJob, parse_model_params
+
+    params: dict[str, Any] = {}
+    if args.config:
+        params.update(json.loads(Path(args.config).read_text()))
+    specs = [p if p.startswith(f"{args.model}.") else f"{args.model}.{p}" for p in args.param]
+    params.update(parse_model_params(specs).get(args.model, {}))
+    out = Path(args.out)
+    job = EvaluateJob(
+        data=args.data,
+        format=args.format,
+        protocol=args.protocol,
+        models=(args.model,),
+        eval=EvalConfig(ks=args.k, seed=args.seed),
+        columns=ColumnMap.parse(args.columns),
+        sep=args.sep,
+        min_value=args.min_value,
+        seed=args.seed,
+        split_params=split_params(args.split_param),
+        model_params={args.model: params},
+        json_path=str(out / "metrics.json"),
+        progress=not args.no_progress,
+        tune=False,
+        checkpoint_dir=str(out),
+    )
+    job.run()
+    return 0
+
+
 def add_generate_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "generate",

@@ -132,6 +132,7 @@ class EvaluateJob:
     progress: bool = True
     tune: bool = True
     tune_metric: str | None = None
+    checkpoint_dir: str | None = None  # save the (single, retrieval) model here
 
     def load(self) -> Interactions:
         data = load_interactions(self.data, self.format, self.columns, self.sep)
@@ -159,7 +160,7 @@ class EvaluateJob:
                 tuned = tune(name, parts, self.eval, fixed, self.tune_metric)
                 model, tuning = tuned.model, {"metric": tuned.metric, "trials": tuned.trials}
             else:
-                model = create(name, **fixed).fit(parts.train, parts.valid)
+                model = create(name, **fixed).fit(parts.train, parts.valid, progress=self.progress)
             t1 = time.perf_counter()
             metrics = evaluate(model, parts.test, data.n_items, self.eval, counts, self.progress)
             t2 = time.perf_counter()
@@ -170,6 +171,7 @@ class EvaluateJob:
                 "users": metrics.pop("users"),
                 "skipped_users": metrics.pop("skipped_users"),
                 "tuning": _jsonable(tuning),
+                "training": _jsonable(model.fit_info()),
             }
             results[name] = metrics
         report = {
@@ -189,7 +191,19 @@ class EvaluateJob:
         if self.json_path:
             Path(self.json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(self.json_path).write_text(json.dumps(report, indent=2) + "\n")
+        if self.checkpoint_dir:
+            self._save(model, data, parts, report)
         return report
+
+    def _save(self, model: Recommender, data: Interactions, parts: Split, report: dict) -> None:
+        from training.checkpoint import save_checkpoint
+        from training.models.base import RetrievalModel
+
+        if len(self.models) != 1 or not isinstance(model, RetrievalModel):
+            raise ValueError("a checkpoint holds exactly one retrieval model (e.g. led)")
+        assert self.checkpoint_dir is not None
+        folder = save_checkpoint(self.checkpoint_dir, model, data, parts.valid, report)
+        print(f"checkpoint written to {folder}")
 
 
 def _jsonable(value: Any) -> Any:

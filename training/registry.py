@@ -17,7 +17,7 @@ T = TypeVar("T", bound=type[Recommender])
 
 _REGISTRY: dict[str, type[Recommender]] = {}
 # name -> module that registers it (imported on demand; may need torch).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {"led": "training.models.led"}
 
 
 def register(name: str) -> Callable[[T], T]:

@@ -79,7 +79,9 @@ class EASE(Recommender):
         self.l2 = l2
         self.float64_max_items = float64_max_items
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None) -> EASE:
+    def fit(
+        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+    ) -> EASE:
         x = train.to_csr(binary=True)
         n = x.shape[1]
         dtype = np.float64 if n <= self.float64_max_items else np.float32

@@ -30,7 +30,9 @@ class ItemKNN(Recommender):
         self.neighbours = neighbours
         self.shrink = shrink
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None) -> ItemKNN:
+    def fit(
+        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+    ) -> ItemKNN:
         matrix = train.to_csr(binary=True)
         self._sim = cosine_similarity(matrix, self.neighbours, self.shrink)
         self._tiebreak = popularity_tiebreak(matrix)

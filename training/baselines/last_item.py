@@ -18,7 +18,9 @@ class LastItem(Recommender):
     def __init__(self, neighbours: int = 200) -> None:
         self.neighbours = neighbours
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None) -> LastItem:
+    def fit(
+        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+    ) -> LastItem:
         matrix = train.to_csr(binary=True)
         self._sim = cosine_similarity(matrix, neighbours=self.neighbours)
         self._tiebreak = popularity_tiebreak(matrix)

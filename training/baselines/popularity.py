@@ -23,7 +23,9 @@ def user_counts(train: Interactions) -> np.ndarray:
 class Popularity(Recommender):
     """Score = number of distinct training users of the item."""
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None) -> Popularity:
+    def fit(
+        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+    ) -> Popularity:
         self._counts = user_counts(train).astype(np.float32)
         return self
 
@@ -51,7 +53,9 @@ class RecentPopularity(Recommender):
         self.window_days = window_days
         self.resolution = resolution
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None) -> RecentPopularity:
+    def fit(
+        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+    ) -> RecentPopularity:
         self._bucket = self.window_days * DAY / self.resolution
         self._t0 = float(train.timestamp.min()) if len(train) else 0.0
         bucket = ((train.timestamp - self._t0) // self._bucket).astype(np.int64)

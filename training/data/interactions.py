@@ -102,15 +102,39 @@ class Sequences:
             self.value[event_index],
         )
 
-    def take(self, rows: np.ndarray) -> Sequences:
-        """The sub-sequences of ``rows``, in that order."""
+    def event_index(self, rows: np.ndarray) -> np.ndarray:
+        """Flat indices of the events of ``rows``, row after row."""
         rows = np.asarray(rows, dtype=np.int64)
         lengths = self.lengths[rows]
         starts = np.repeat(self.indptr[rows], lengths)
         offsets = np.arange(lengths.sum(), dtype=np.int64) - np.repeat(
             np.cumsum(lengths) - lengths, lengths
         )
-        return self._gather(starts + offsets, lengths)
+        return starts + offsets
+
+    def take(self, rows: np.ndarray) -> Sequences:
+        """The sub-sequences of ``rows``, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._gather(self.event_index(rows), self.lengths[rows])
+
+    def first_occurrence(self, last: bool = False) -> np.ndarray:
+        """(E,) true for the first (or, with ``last``, the latest) event of each
+        (row, item) pair."""
+        rows = self.row_ids()
+        arrival = np.arange(len(rows))
+        order = np.lexsort((-arrival if last else arrival, self.item, rows))
+        pairs = np.stack([rows[order], self.item[order]])
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = np.any(pairs[:, 1:] != pairs[:, :-1], axis=0)
+        first = np.zeros(len(order), dtype=bool)
+        first[order[new]] = True
+        return first
+
+    def distinct(self, keep: str = "first") -> Sequences:
+        """One event per (row, item), the ``first`` or the ``last``; time order kept."""
+        if keep not in ("first", "last"):
+            raise ValueError("keep must be 'first' or 'last'")
+        return self.select(self.first_occurrence(last=keep == "last"))
 
     def select(self, mask: np.ndarray) -> Sequences:
         """Keep the events where ``mask`` (E,) is true, rows unchanged."""
@@ -258,6 +282,12 @@ class Interactions:
             self.user_features,
             self.source,
         )
+
+    def of_types(self, names: tuple[str, ...] | list[str]) -> Interactions:
+        """Only the events whose type is in ``names`` (all events when empty)."""
+        if not names:
+            return self
+        return self.select(np.isin(self.event_type, [self.event_type_code(n) for n in names]))
 
     def event_type_code(self, name: str) -> int:
         """Code of an event type name, ``-1`` when the log has no such type."""

@@ -168,7 +168,7 @@ def user_holdout(
     """Held-out users with a random 80/20 fold-in/target split of their distinct items."""
     rng = np.random.default_rng(seed)
     seqs = data.sequences()
-    first = _first_occurrence(seqs)
+    first = seqs.first_occurrence()
     distinct = np.bincount(seqs.row_ids()[first], minlength=len(seqs))
     eligible = np.flatnonzero(distinct >= min_items)
     shuffled = rng.permutation(eligible)
@@ -213,15 +213,3 @@ def user_holdout(
         "seed": seed,
     }
     return Split("user-holdout", train, valid, test, params)
-
-
-def _first_occurrence(seqs: Sequences) -> np.ndarray:
-    """(E,) true for the first event of each (row, item) pair."""
-    rows = seqs.row_ids()
-    order = np.lexsort((np.arange(len(rows)), seqs.item, rows))
-    sorted_pairs = np.stack([rows[order], seqs.item[order]])
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = np.any(sorted_pairs[:, 1:] != sorted_pairs[:, :-1], axis=0)
-    first = np.zeros(len(order), dtype=bool)
-    first[order[new]] = True
-    return first

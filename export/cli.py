@@ -1,0 +1,46 @@
+"""Argument parser of ``recserve export``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_export_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "export",
+        help="turn a trained checkpoint into a servable bundle (ONNX + HNSW + manifest)",
+        description="Write bundles/<name>/<version>/: encoder.onnx, items.npy, index.hnsw, "
+        "items.tsv and manifest.json. Refuses to write a bundle whose ONNX encoder differs "
+        "from torch or whose index recall@10 is below the target.",
+    )
+    parser.add_argument("--checkpoint", required=True, help="folder written by `recserve train`")
+    parser.add_argument("--out", required=True, help="new bundle folder, e.g. bundles/led/1")
+    parser.add_argument("--target-recall", type=float, default=0.95, help="min HNSW recall@10")
+    parser.add_argument("--threads", type=int, default=2, help="index build threads")
+    parser.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import time
+
+    from export.writer import ExportConfig, write_bundle
+    from service.manifest import MANIFEST
+    from training.checkpoint import load_checkpoint
+
+    started = time.perf_counter()
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = ExportConfig(target_recall=args.target_recall, threads=args.threads)
+    out = write_bundle(checkpoint, args.out, config)
+    import json
+
+    manifest = json.loads((out / MANIFEST).read_text())
+    index = manifest["index"]
+    print(
+        f"bundle {out}: {manifest['item_count']} items, dim {manifest['dim']}, "
+        f"recall@10 {index['recall@10']:.3f}, recall@100 {index['recall@100']:.3f} "
+        f"(M={index['M']}, ef_construction={index['ef_construction']}), "
+        f"onnx-torch max error {manifest['checks']['onnx_vs_torch_max_abs_error']:.1e}, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return 0

@@ -1,0 +1,48 @@
+import numpy as np
+
+from service.core.types import HistoryBatch
+from service.encoder import HistoryPolicy, build_inputs, cut_history
+
+
+def _batch(histories):
+    lengths = [len(h) for h in histories]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = np.array([i for h in histories for i in h], dtype=np.int64)
+    ts = np.arange(len(rows), dtype=np.float64)
+    return HistoryBatch(
+        indptr, rows, ts, np.zeros(len(rows), np.int64), np.ones(len(rows), np.float32)
+    )
+
+
+def _reference(history, policy):
+    events = list(enumerate(history))
+    if policy.distinct_items:
+        latest = {item: pos for pos, item in events}
+        events = [(pos, item) for pos, item in events if latest[item] == pos]
+    return [item for _, item in events][-policy.max_length :]
+
+
+def test_cut_history_matches_a_loop():
+    rng = np.random.default_rng(0)
+    histories = [list(rng.integers(0, 6, size=rng.integers(0, 12))) for _ in range(30)]
+    for policy in (HistoryPolicy(5, True), HistoryPolicy(5, False), HistoryPolicy(100, True)):
+        cut = cut_history(_batch(histories), policy)
+        for b, history in enumerate(histories):
+            got = cut.rows[cut.indptr[b] : cut.indptr[b + 1]].tolist()
+            assert got == _reference(history, policy)
+
+
+def test_build_inputs_fills_each_input_kind():
+    spec = {
+        "inputs": [
+            {"name": "items", "dtype": "int64", "fill": "item_rows"},
+            {"name": "mask", "dtype": "float32", "fill": "mask"},
+            {"name": "age", "dtype": "float32", "fill": "age_seconds"},
+        ],
+        "history": {"max_length": 10, "distinct_items": False},
+    }
+    inputs = build_inputs(spec, _batch([[4, 5], [6]]), np.array([10.0, 10.0]))
+    assert inputs["items"].tolist() == [[4, 5], [6, 0]]
+    assert inputs["mask"].tolist() == [[1, 1], [1, 0]]
+    assert inputs["age"].tolist() == [[10, 9], [8, 0]]
+    assert inputs["items"].dtype == np.int64 and inputs["mask"].dtype == np.float32
