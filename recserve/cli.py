@@ -4,6 +4,7 @@
     recserve evaluate   fit baselines/models on a split and report metrics
     recserve train      train one model (e.g. led) and write a checkpoint
     recserve export     checkpoint -> bundle (ONNX encoder, HNSW index, manifest)
+    recserve serve      serve a bundle over gRPC and HTTP
 
 Errors in the user's input (bad files, bad flags) print one clear line and
 exit with status 2; they never end in a traceback.
@@ -19,6 +20,7 @@ from recserve import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from export.cli import add_export_parser
+    from service.cli import add_serve_parser
     from training.cli import add_evaluate_parser, add_generate_parser, add_train_parser
 
     parser = argparse.ArgumentParser(
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_train_parser(sub)
     add_export_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

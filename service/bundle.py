@@ -13,6 +13,8 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,13 @@ class ItemTable:
             matrix[row, [code[c] for c in cats]] = True
         return cls(ids, {i: k for k, i in enumerate(ids)}, vocabulary, matrix)
 
+    def rows(self, item_ids: Sequence[str]) -> np.ndarray:
+        """(n,) int64 rows of external ids, -1 for unknown ones (C-level dict lookups)."""
+        return np.array(list(map(self.row_of.get, item_ids, repeat(-1))), dtype=np.int64)
+
+    def categories_of(self, row: int) -> tuple[str, ...]:
+        return tuple(self.categories[c] for c in np.flatnonzero(self.category_matrix[row]))
+
 
 @dataclass(frozen=True)
 class Bundle:
@@ -123,6 +132,20 @@ class Bundle:
     @property
     def version(self) -> str:
         return f"{self.manifest.name}/{self.manifest.version}"
+
+    @property
+    def default_event_type(self) -> str:
+        """``view`` when the model knows it, else its first event type."""
+        types = self.manifest.event_types
+        return "view" if "view" in types else (types[0] if types else "interaction")
+
+    @cached_property
+    def _event_codes(self) -> dict[str, int]:
+        return {name: k for k, name in enumerate(self.manifest.event_types)}
+
+    def event_type_codes(self, names: Sequence[str]) -> np.ndarray:
+        """(n,) int64 codes of event type names in the manifest's vocabulary (0 if unknown)."""
+        return np.array(list(map(self._event_codes.get, names, repeat(0))), dtype=np.int64)
 
     @classmethod
     def load(

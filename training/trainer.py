@@ -13,6 +13,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,16 +47,29 @@ def fit_with_early_stopping(
     config: TrainConfig,
     progress: bool = False,
     desc: str = "train",
+    param_groups: list[dict[str, Any]] | None = None,
 ) -> TrainLog:
-    """Train ``module`` in place; on return it holds the best validated parameters."""
+    """Train ``module`` in place; on return it holds the best validated parameters.
+
+    The untrained module is validated first (epoch 0), so a pre-trained start
+    that training cannot improve on is kept rather than lost. ``param_groups``
+    gives per-parameter learning rates (default: every trainable parameter at
+    ``config.lr``).
+    """
     if n_rows < 1:
         raise ValueError("no training rows (every user has fewer than 2 items?)")
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=config.lr)
+    groups = param_groups or [{"params": [p for p in module.parameters() if p.requires_grad]}]
+    optimizer = torch.optim.Adam(groups, lr=config.lr)
     log = TrainLog()
     best_state = copy.deepcopy(module.state_dict())
     waited = 0
+    if validate is not None:
+        module.eval()
+        with torch.no_grad():
+            log.best_metric = validate()
+        log.history.append({"epoch": 0.0, "valid": log.best_metric})
     started = time.perf_counter()
     bar = tqdm(total=config.max_epochs, desc=desc, disable=not progress)
     for epoch in range(1, config.max_epochs + 1):

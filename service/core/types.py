@@ -47,3 +47,52 @@ class HistoryBatch:
             np.zeros(n, np.int64) if event_types is None else np.asarray(event_types, np.int64),
             np.ones(n, np.float32) if values is None else np.asarray(values, np.float32),
         )
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    user_id: str
+    k: int
+    exclude_item_ids: tuple[str, ...] = ()
+    include_categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    now: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    item_id: str
+    score: float
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    items: list[ScoredItem]
+    model_version: str
+    personalized: bool
+    fallback_reason: str = ""
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """An event as a caller sent it; ``None`` fields take their defaults."""
+
+    user_id: str
+    item_id: str
+    timestamp: float | None = None
+    event_type: str = ""
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class EventError:
+    index: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    accepted: int
+    errors: list[EventError]

@@ -48,7 +48,7 @@ class LEDConfig:
     """Hyper-parameters; defaults follow the paper's ML20M setup (app. 9.2)
     scaled to small catalogues, and were checked on validation users."""
 
-    dim: int = 256
+    dim: int = 600
     init: str = "rsvd"  # rsvd | item2vec | random
     tuning: str = "project"  # project | full
     loss: str = "bpr"  # bpr | ns | css | softmax
@@ -61,10 +61,11 @@ class LEDConfig:
     pmi_window: int | None = None
     pmi_variant: str = "sppmi"
     pmi_shift: float = 1.0
+    norm_power: float = 1.0  # u = sum / T**power: 1 is the paper's 1/T, 0.5 its 1/sqrt(T)
     singular_power: float = 0.5
     projection_init: str = "identity"  # identity | random (Algorithm 1 step 3)
-    max_history: int = 200
-    lr: float = 1e-3
+    max_history: int = 1000
+    lr: float = 1e-2
     batch_size: int = 128
     max_epochs: int = 300
     eval_every: int = 2
@@ -99,9 +100,14 @@ class LEDNetwork(torch.nn.Module):
     """Item table (trained, or frozen and projected by P) plus item biases."""
 
     def __init__(
-        self, pretrained: np.ndarray, tuning: str, projection_init: str = "identity"
+        self,
+        pretrained: np.ndarray,
+        tuning: str,
+        projection_init: str = "identity",
+        norm_power: float = 1.0,
     ) -> None:
         super().__init__()
+        self.norm_power = norm_power
         n_items, dim = pretrained.shape
         self.tuning = tuning
         table = torch.from_numpy(np.ascontiguousarray(pretrained, dtype=np.float32))
@@ -121,7 +127,7 @@ class LEDNetwork(torch.nn.Module):
         project: P^T P . mean(v^pre) (transposition trick); full: mean(v).
         """
         summed = (self.base[items] * mask[..., None]).sum(1)
-        mean = summed / mask.sum(1, keepdim=True).clamp_min(1e-9)
+        mean = summed / mask.sum(1, keepdim=True).clamp_min(1e-9) ** self.norm_power
         if self.tuning == "project":
             return mean @ (self.projection.T @ self.projection)
         return mean
@@ -138,13 +144,14 @@ class LEDEncoder(torch.nn.Module):
 
     table: torch.Tensor
 
-    def __init__(self, item_table: np.ndarray) -> None:
+    def __init__(self, item_table: np.ndarray, norm_power: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("table", torch.from_numpy(np.ascontiguousarray(item_table)))
+        self.norm_power = norm_power
 
     def forward(self, items: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         summed = (self.table[items] * weights.unsqueeze(-1)).sum(1)
-        user = summed / weights.sum(1, keepdim=True).clamp_min(1e-9)
+        user = summed / weights.sum(1, keepdim=True).clamp_min(1e-9) ** self.norm_power
         return torch.cat([user, torch.ones_like(user[:, :1])], dim=1)
 
 
@@ -200,7 +207,12 @@ class LED(RetrievalModel):
         c = self.config
         self.n_items = train.n_items
         torch.manual_seed(c.seed)
-        net = LEDNetwork(self.pretrained_vectors(train), c.tuning, c.projection_init)
+        net = LEDNetwork(
+            self.pretrained_vectors(train),
+            c.tuning,
+            c.projection_init,
+            c.norm_power,
+        )
         batcher = FoldInBatcher(
             train, c.target_fraction, c.dropout, c.max_history, c.target_event_types
         )
@@ -225,8 +237,20 @@ class LED(RetrievalModel):
             seed=c.seed,
         )
         use_valid = valid is not None and len(valid) > 0
+        groups = [{"params": [net.bias]}]
+        if c.tuning == "project":
+            groups.append({"params": [net.projection]})
+        else:
+            groups.append({"params": [net.base]})
         self.train_log = fit_with_early_stopping(
-            net, len(batcher), step, validate if use_valid else None, train_config, progress, "led"
+            net,
+            len(batcher),
+            step,
+            validate if use_valid else None,
+            train_config,
+            progress,
+            "led",
+            groups,
         )
         self._freeze(net)
         return self
@@ -268,14 +292,14 @@ class LED(RetrievalModel):
         # event, then the latest ``max_history`` of those
         items, mask = pad(history.distinct(keep="last"), self.config.max_history)
         summed = (self._table[items] * mask[..., None]).sum(1)
-        users = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        users = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9) ** self.config.norm_power
         return np.concatenate([users, np.ones((len(users), 1), np.float32)], axis=1)
 
     def item_vectors(self) -> np.ndarray:
         return np.concatenate([self._table, self._bias[:, None]], axis=1)
 
     def export_encoder(self) -> torch.nn.Module:
-        return LEDEncoder(self._table).eval()
+        return LEDEncoder(self._table, self.config.norm_power).eval()
 
     def encoder_spec(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,1 @@
+"""Transports: convert wire <-> domain types and delegate to the core. No logic here."""

@@ -1,0 +1,85 @@
+"""Request validation shared by both transports: one place, field-named errors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from service.core.errors import InvalidArgument
+from service.core.types import EventError, EventInput, RecommendRequest
+from service.settings import Settings
+from service.store.base import StoredEvent
+
+
+def check_id(field: str, value: str, settings: Settings) -> None:
+    if not value or not value.strip():
+        raise InvalidArgument(field, "must not be empty")
+    if len(value) > settings.max_id_length:
+        raise InvalidArgument(field, f"longer than {settings.max_id_length} characters")
+    if not value.isprintable():
+        raise InvalidArgument(field, "contains control characters")
+
+
+def check_count(field: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
+
+
+def check_recommend(
+    request: RecommendRequest, settings: Settings, categories: Sequence[str]
+) -> None:
+    check_id("user_id", request.user_id, settings)
+    check_count("k", request.k, 1, settings.max_k)
+    if len(request.exclude_item_ids) > settings.max_events_per_call:
+        raise InvalidArgument("exclude_item_ids", f"more than {settings.max_events_per_call} ids")
+    known = set(categories)
+    for field, values in (
+        ("filter.include", request.include_categories),
+        ("filter.exclude", request.exclude_categories),
+    ):
+        unknown = [c for c in values if c not in known]
+        if unknown:
+            raise InvalidArgument(field, f"unknown categories {unknown[:5]}")
+    if request.now is not None and not math.isfinite(request.now):
+        raise InvalidArgument("now", "must be a finite unix time")
+
+
+def validate_events(
+    events: Sequence[EventInput],
+    settings: Settings,
+    event_types: Sequence[str],
+    default_type: str,
+    now: float,
+) -> tuple[list[StoredEvent], list[EventError]]:
+    """Split a batch into accepted events (defaults filled in) and per-event errors."""
+    if len(events) > settings.max_events_per_call:
+        raise InvalidArgument(
+            "events", f"more than {settings.max_events_per_call} events in one call"
+        )
+    allowed = set(event_types)
+    accepted: list[StoredEvent] = []
+    errors: list[EventError] = []
+    horizon = now + settings.max_future_seconds
+    for index, event in enumerate(events):  # write path: validation is per event by nature
+        try:
+            check_id("user_id", event.user_id, settings)
+            check_id("item_id", event.item_id, settings)
+            ts = now if event.timestamp is None else event.timestamp
+            if not math.isfinite(ts) or ts < 0:
+                raise InvalidArgument("timestamp", "must be a finite, non-negative unix time")
+            if ts > horizon:
+                raise InvalidArgument(
+                    "timestamp",
+                    f"{ts - now:.0f} s in the future (max {settings.max_future_seconds:.0f})",
+                )
+            kind = event.event_type or default_type
+            if kind not in allowed:
+                raise InvalidArgument("event_type", f"unknown {kind!r}; known: {sorted(allowed)}")
+            value = 1.0 if event.value is None else event.value
+            if not math.isfinite(value):
+                raise InvalidArgument("value", "must be finite")
+        except InvalidArgument as error:
+            errors.append(EventError(index, error.field, error.message))
+            continue
+        accepted.append(StoredEvent(event.user_id, event.item_id, float(ts), kind, float(value)))
+    return accepted, errors

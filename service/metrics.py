@@ -1,0 +1,87 @@
+"""Prometheus metrics: ``recserve_<subsystem>_<name>_<unit>``, bounded labels only.
+
+Labels are method, transport, stage, outcome or reason, never a user or item
+id. Each ``Metrics`` owns its registry, so several servers can live in one
+process (tests) without clashing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+LATENCY_BUCKETS = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "recserve_api_requests_total",
+            "API calls",
+            ["transport", "method", "outcome"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "recserve_api_request_seconds",
+            "API call latency inside the server",
+            ["transport", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage_seconds = Histogram(
+            "recserve_pipeline_stage_seconds",
+            "Time in each stage of the request path",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.events = Counter("recserve_events_total", "Events received", ["outcome"], registry=r)
+        self.rejected_events = Counter(
+            "recserve_events_rejected_total", "Rejected events by field", ["field"], registry=r
+        )
+        self.unknown_items = Counter(
+            "recserve_encoder_unknown_items_total",
+            "History events skipped for encoding because the bundle does not know the item",
+            registry=r,
+        )
+        self.recommendations = Counter(
+            "recserve_recommend_answers_total",
+            "Recommend answers by kind",
+            ["kind"],  # personalized | fallback
+            registry=r,
+        )
+        self.exhaustive = Counter(
+            "recserve_recommend_exhaustive_total",
+            "Answers that needed an exact scan because filters emptied the candidates",
+            registry=r,
+        )
+        self.trend_lag = Gauge(
+            "recserve_trends_snapshot_age_seconds",
+            "Age of the trend snapshot used by the last request",
+            registry=r,
+        )
+        self.trend_refresh_errors = Gauge(
+            "recserve_trends_refresh_errors", "Failed trend refreshes since start", registry=r
+        )
+        self.bundle_items = Gauge(
+            "recserve_bundle_items", "Items in the serving bundle", registry=r
+        )
+        self.bundle_info = Info("recserve_bundle", "The serving bundle", registry=r)
+        self.bundle_loads = Counter(
+            "recserve_bundle_loads_total", "Bundle load attempts", ["outcome"], registry=r
+        )
+        self.encoder_info = Info("recserve_encoder", "Encoder execution provider", registry=r)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds.labels(name).observe(time.perf_counter() - start)

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs (``python protos/generate.py``); do not edit by hand."""
