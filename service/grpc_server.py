@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from service.api.grpc_servicer import RecommenderServicer
-from service.rpc import recommender_pb2, recommender_pb2_grpc
+from service.api.grpc_servicer import MALFORMED, RecommenderServicer
+from service.rpc import recommender_pb2
 
 SERVICE_NAME = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"].full_name
 MAX_MESSAGE = 16 * 1024 * 1024
+
+
+def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """A deserializer that turns undecodable bytes into ``MALFORMED`` instead of
+    gRPC's generic INTERNAL error; the servicer answers INVALID_ARGUMENT."""
+
+    def parse_or_flag(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError:
+            return MALFORMED
+
+    return parse_or_flag
+
+
+def recommender_handler(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
+    """Method handlers for every RPC of the proto's ``Recommender`` service."""
+    service = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"]
+    handlers = {}
+    for method in service.methods:
+        request_type = getattr(recommender_pb2, method.input_type.name)
+        response_type = getattr(recommender_pb2, method.output_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=_lenient(request_type.FromString),
+            response_serializer=response_type.SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
 def build_grpc_server(
@@ -27,7 +58,7 @@ def build_grpc_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    recommender_pb2_grpc.add_RecommenderServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((recommender_handler(servicer),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)

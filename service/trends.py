@@ -38,6 +38,11 @@ class TrendStore(Protocol):
         """The ``n`` items with the largest decayed counts at ``now``, counts descending."""
 
 
+def _decay(now: float, landmark: float, half_life: float) -> float:
+    """2^(-(now - L)/h); a clock behind the landmark reads the counts as of L."""
+    return float(np.exp2(-max(now - landmark, 0.0) / half_life))
+
+
 class MemoryTrends:
     """In-process trend counts (embedded mode)."""
 
@@ -80,6 +85,7 @@ class MemoryTrends:
     def _rescale(self, new_landmark: float) -> None:
         assert self._landmark is not None
         self._values *= np.exp2(-(new_landmark - self._landmark) / self.half_life)
+        self._values[self._values < PRUNE_BELOW] = 0.0
         self._landmark = new_landmark
 
     def top(self, n: int, now: float) -> tuple[list[str], np.ndarray]:
@@ -91,8 +97,10 @@ class MemoryTrends:
             n = min(n, count)
             best = np.argpartition(-values, n - 1)[:n]
             best = best[np.argsort(-values[best], kind="stable")]
-            decay = np.exp2(-(now - self._landmark) / self.half_life)
-            return [self._ids[i] for i in best], values[best] * decay
+            best = best[values[best] > 0]
+            return [self._ids[i] for i in best], values[best] * _decay(
+                now, self._landmark, self.half_life
+            )
 
 
 # Atomic on one cluster slot (both keys carry the {trend} hash tag).
@@ -168,8 +176,7 @@ class RedisTrends:
             return [], np.zeros(0)
         ids = [m.decode() if isinstance(m, bytes) else str(m) for m in flat[0::2]]
         values = np.array([float(v) for v in flat[1::2]], dtype=np.float64)
-        decay = np.exp2(-(now - float(landmark)) / self.half_life)
-        return ids, values * decay
+        return ids, values * _decay(now, float(landmark), self.half_life)
 
 
 @dataclass(frozen=True)

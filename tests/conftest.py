@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
 
 from training.data.synthetic import SyntheticConfig, SyntheticData, generate
 
@@ -62,3 +63,18 @@ def led_bundle(tmp_path_factory, led_checkpoint) -> Path:
 
     root = tmp_path_factory.mktemp("bundles")
     return write_bundle(load_checkpoint(led_checkpoint), root / "led" / "1")
+
+
+REDIS_TEST_DB = 15  # the suite owns this database of the local Redis and flushes it
+
+
+@pytest.fixture()
+def redis_url() -> str:
+    url = f"redis://127.0.0.1:6379/{REDIS_TEST_DB}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail("Redis must run on 127.0.0.1:6379 (make redis)")
+    client.flushdb()
+    return url

@@ -56,3 +56,13 @@ def test_bad_flags_exit_2_with_a_message(tmp_path):
     assert run.returncode == 2 and "K values must be positive" in run.stderr
     run = _recserve("evaluate", "--data", str(tmp_path), "--format", "csv", "--models", "nope")
     assert run.returncode == 2 and "unknown model 'nope'" in run.stderr
+
+
+def test_serve_help_and_bad_settings_exit_cleanly(tmp_path):
+    help_text = _recserve("serve", "--help").stdout
+    for flag in ("--bundle", "--store", "--grpc-port", "--http-port", "RECSERVE_"):
+        assert flag in help_text
+    run = _recserve("serve", "--bundle", str(tmp_path), "--store", "postgres://db")
+    assert run.returncode == 2 and "store must start with" in run.stderr
+    run = _recserve("serve", "--bundle", str(tmp_path / "missing"), "--store", "memory")
+    assert run.returncode == 2 and "no such bundle folder" in run.stderr

@@ -17,6 +17,7 @@ from service.rpc import recommender_pb2_grpc as rpc
 from service.store.base import StoredEvent
 
 T = TypeVar("T")
+MALFORMED = object()  # what the lenient deserializer returns for undecodable bytes
 
 CODES = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -44,10 +45,14 @@ class RecommenderServicer(rpc.RecommenderServicer):
         self.service = service
         self.metrics = metrics
 
-    def _call(self, method: str, context: grpc.ServicerContext, work: Callable[[], T]) -> T:
+    def _call(
+        self, method: str, request: Any, context: grpc.ServicerContext, work: Callable[[], T]
+    ) -> T:
         start = time.perf_counter()
         outcome = "ok"
         try:
+            if request is MALFORMED:
+                raise InvalidArgument("request", "not a valid protobuf message")
             return work()
         except (InvalidArgument, NotFound, NotReady) as error:
             outcome = type(error).__name__
@@ -76,7 +81,7 @@ class RecommenderServicer(rpc.RecommenderServicer):
                 fallback_reason=result.fallback_reason,
             )
 
-        return self._call("Recommend", context, work)
+        return self._call("Recommend", request, context, work)
 
     def RecordEvents(self, request: pb.RecordEventsRequest, context: grpc.ServicerContext) -> Any:
         def work() -> pb.RecordEventsResponse:
@@ -97,7 +102,7 @@ class RecommenderServicer(rpc.RecommenderServicer):
             ]
             return pb.RecordEventsResponse(accepted=result.accepted, errors=errors)
 
-        return self._call("RecordEvents", context, work)
+        return self._call("RecordEvents", request, context, work)
 
     def GetUserHistory(
         self, request: pb.GetUserHistoryRequest, context: grpc.ServicerContext
@@ -106,7 +111,7 @@ class RecommenderServicer(rpc.RecommenderServicer):
             events = self.service.user_history(request.user_id, request.limit)
             return pb.GetUserHistoryResponse(events=[_event(e) for e in events])
 
-        return self._call("GetUserHistory", context, work)
+        return self._call("GetUserHistory", request, context, work)
 
     def SimilarItems(self, request: pb.SimilarItemsRequest, context: grpc.ServicerContext) -> Any:
         def work() -> pb.SimilarItemsResponse:
@@ -115,10 +120,10 @@ class RecommenderServicer(rpc.RecommenderServicer):
                 items=_items(result.items), model_version=result.model_version
             )
 
-        return self._call("SimilarItems", context, work)
+        return self._call("SimilarItems", request, context, work)
 
     def GetTrending(self, request: pb.GetTrendingRequest, context: grpc.ServicerContext) -> Any:
         def work() -> pb.GetTrendingResponse:
             return pb.GetTrendingResponse(items=_items(self.service.trending(request.k)))
 
-        return self._call("GetTrending", context, work)
+        return self._call("GetTrending", request, context, work)

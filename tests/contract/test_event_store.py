@@ -1,0 +1,82 @@
+"""One contract, every backend: memory://, file://, redis:// (and redis+cluster:// in
+tests/deploy)."""
+
+import threading
+
+import pytest
+
+from service.store import StoredEvent, open_store
+
+
+def ev(user: str, item: str, ts: float, kind: str = "view", value: float = 1.0) -> StoredEvent:
+    return StoredEvent(user, item, ts, kind, value)
+
+
+def test_recent_returns_the_latest_events_oldest_first(open_at):
+    store = open_at(max_history=10)
+    store.append([ev("u", f"i{k}", float(k)) for k in range(4)])
+    store.append([ev("u", "i4", 4.0, "click", 2.5)])
+    assert [e.item_id for e in store.recent("u", 10)] == ["i0", "i1", "i2", "i3", "i4"]
+    assert [e.item_id for e in store.recent("u", 2)] == ["i3", "i4"]
+    last = store.recent("u", 1)[0]
+    assert (last.timestamp, last.event_type, last.value) == (4.0, "click", 2.5)
+
+
+def test_history_is_bounded_dropping_the_oldest(open_at):
+    store = open_at(max_history=3)
+    store.append([ev("u", f"i{k}", float(k)) for k in range(5)])
+    assert [e.item_id for e in store.recent("u", 100)] == ["i2", "i3", "i4"]
+
+
+def test_users_are_isolated_and_unknown_users_are_empty(open_at):
+    store = open_at()
+    store.append([ev("a", "x", 1.0), ev("b", "y", 2.0), ev("a", "z", 3.0)])
+    assert [e.item_id for e in store.recent("a", 10)] == ["x", "z"]
+    assert [e.item_id for e in store.recent("b", 10)] == ["y"]
+    assert store.recent("nobody", 10) == []
+
+
+def test_odd_ids_round_trip(open_at):
+    store = open_at()
+    user = 'user {with} "quotes", ünïcode\\and:colons'
+    store.append([ev(user, "item|with\ttab", 1.5)])
+    (back,) = store.recent(user, 1)
+    assert (back.user_id, back.item_id) == (user, "item|with\ttab")
+
+
+def test_concurrent_appends_lose_nothing(open_at):
+    store = open_at(max_history=1000)
+
+    def writer(t: int) -> None:
+        for k in range(50):
+            store.append([ev(f"u{t % 3}", f"t{t}-{k}", float(k))])
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = sum(len(store.recent(f"u{u}", 1000)) for u in range(3))
+    assert total == 300
+
+
+def test_ping(open_at):
+    assert open_at().ping()
+
+
+def test_persistent_backends_keep_events_across_a_restart(store_url):
+    if store_url.startswith("memory"):
+        pytest.skip("memory:// is not persistent by design")
+    store = open_store(store_url, 5)
+    store.append([ev("u", "a", 1.0), ev("u", "b", 2.0)])
+    store.close()
+    again = open_store(store_url, 5)
+    try:
+        assert [e.item_id for e in again.recent("u", 5)] == ["a", "b"]
+    finally:
+        again.close()
+
+
+def test_unknown_scheme_is_refused():
+    with pytest.raises(ValueError, match="unknown store URL"):
+        open_store("mongodb://x", 5)
