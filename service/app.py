@@ -12,7 +12,6 @@ import logging
 import socket
 import threading
 import time
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,7 +21,7 @@ from service.api.http import build_http_app
 from service.bundle_manager import BundleManager
 from service.core.pipeline import RecommendationService
 from service.encoder import choose_providers
-from service.grpc_server import build_grpc_server, set_serving
+from service.grpc_server import GrpcServer
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store.base import EventStore, open_store
@@ -58,8 +57,7 @@ class Server:
         self.http_app: FastAPI = build_http_app(self.service, self.bundles, self.metrics)
         self.grpc_port = 0
         self.http_port = 0
-        self._grpc: Any = None
-        self._health: Any = None
+        self._grpc: GrpcServer | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -69,11 +67,8 @@ class Server:
         self._rebuild_trends()
         self.refresher.start()
         servicer = RecommenderServicer(self.service, self.metrics)
-        self._grpc, self.grpc_port, self._health = build_grpc_server(
-            servicer, f"{s.host}:{s.grpc_port}", s.grpc_workers
-        )
-        self._grpc.start()
-        set_serving(self._health, True)
+        self._grpc = GrpcServer(servicer, f"{s.host}:{s.grpc_port}")
+        self.grpc_port = self._grpc.start()
         sock = socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((s.host, s.http_port))
@@ -113,10 +108,8 @@ class Server:
 
     def stop(self, grace: float = 5.0) -> None:
         """Graceful: stop accepting, let calls in flight finish, then flush the store."""
-        if self._health is not None:
-            set_serving(self._health, False)
         if self._grpc is not None:
-            self._grpc.stop(grace).wait()
+            self._grpc.stop(grace)
         if self._http is not None:
             self._http.should_exit = True
             if self._http_thread is not None:

@@ -94,6 +94,8 @@ class ItemTable:
     row_of: dict[str, int]
     categories: tuple[str, ...]  # vocabulary
     category_matrix: np.ndarray  # (I, C) bool: item has category
+    category_code: dict[str, int]  # vocabulary -> column of category_matrix
+    row_categories: list[tuple[str, ...]]  # each row's categories, for replies
 
     @classmethod
     def read(cls, path: Path, item_count: int) -> ItemTable:
@@ -108,14 +110,16 @@ class ItemTable:
         matrix = np.zeros((item_count, len(vocabulary)), dtype=bool)
         for row, cats in enumerate(per_item):  # load time, once per bundle
             matrix[row, [code[c] for c in cats]] = True
-        return cls(ids, {i: k for k, i in enumerate(ids)}, vocabulary, matrix)
+        row_categories = [tuple(sorted(c)) for c in per_item]
+        return cls(ids, {i: k for k, i in enumerate(ids)}, vocabulary, matrix, code, row_categories)
 
     def rows(self, item_ids: Sequence[str]) -> np.ndarray:
         """(n,) int64 rows of external ids, -1 for unknown ones (C-level dict lookups)."""
-        return np.array(list(map(self.row_of.get, item_ids, repeat(-1))), dtype=np.int64)
+        lookup = map(self.row_of.get, item_ids, repeat(-1))
+        return np.fromiter(lookup, dtype=np.int64, count=len(item_ids))
 
-    def categories_of(self, row: int) -> tuple[str, ...]:
-        return tuple(self.categories[c] for c in np.flatnonzero(self.category_matrix[row]))
+    def category_codes(self, names: Sequence[str]) -> np.ndarray:
+        return np.array([self.category_code[n] for n in names], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,11 @@ class Bundle:
     def version(self) -> str:
         return f"{self.manifest.name}/{self.manifest.version}"
 
+    @cached_property
+    def cacheable(self) -> bool:
+        """True when the user vector depends on the history only (not on the query time)."""
+        return all(e["fill"] != "age_seconds" for e in self.manifest.encoder["inputs"])
+
     @property
     def default_event_type(self) -> str:
         """``view`` when the model knows it, else its first event type."""
@@ -145,7 +154,8 @@ class Bundle:
 
     def event_type_codes(self, names: Sequence[str]) -> np.ndarray:
         """(n,) int64 codes of event type names in the manifest's vocabulary (0 if unknown)."""
-        return np.array(list(map(self._event_codes.get, names, repeat(0))), dtype=np.int64)
+        lookup = map(self._event_codes.get, names, repeat(0))
+        return np.fromiter(lookup, dtype=np.int64, count=len(names))
 
     @classmethod
     def load(

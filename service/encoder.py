@@ -36,54 +36,64 @@ class HistoryPolicy:
 def cut_history(batch: HistoryBatch, policy: HistoryPolicy) -> HistoryBatch:
     """Apply the manifest's history policy, vectorised over the batch."""
     user = batch.user_of_event()
-    keep = np.ones(len(batch.rows), dtype=bool)
-    if policy.distinct_items and len(keep):
-        # latest event of each (user, item): scan from the end
-        order = np.lexsort((-np.arange(len(user)), batch.rows, user))
-        pairs = np.stack([user[order], batch.rows[order]])
-        first_in_group = np.ones(len(order), dtype=bool)
-        first_in_group[1:] = np.any(pairs[:, 1:] != pairs[:, :-1], axis=0)
-        keep[:] = False
-        keep[order[first_in_group]] = True
-    kept_per_user = np.bincount(user[keep], minlength=len(batch))
-    # rank from the end among kept events; keep the latest max_length
-    kept_index = np.flatnonzero(keep)
-    starts = np.repeat(np.cumsum(kept_per_user) - kept_per_user, kept_per_user)
-    from_end = np.repeat(kept_per_user, kept_per_user) - (np.arange(len(kept_index)) - starts)
-    kept_index = kept_index[from_end <= policy.max_length]
-    lengths = np.bincount(user[kept_index], minlength=len(batch))
+    index = np.arange(len(batch.rows))
+    if policy.distinct_items and len(index):
+        # latest event of each (user, item): first occurrence in the reversed order
+        key = user * (int(batch.rows.max()) + 1) + batch.rows
+        _, first_reversed = np.unique(key[::-1], return_index=True)
+        index = np.sort(len(index) - 1 - first_reversed)
+    kept_user = user[index]
+    counts = np.bincount(kept_user, minlength=len(batch))
+    from_end = np.cumsum(counts)[kept_user] - np.arange(len(index))  # 1 for a user's latest
+    index = index[from_end <= policy.max_length]
+    lengths = np.bincount(user[index], minlength=len(batch))
     indptr = np.zeros(len(batch) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     return HistoryBatch(
         indptr,
-        batch.rows[kept_index],
-        batch.timestamps[kept_index],
-        batch.event_types[kept_index],
-        batch.values[kept_index],
+        batch.rows[index],
+        batch.timestamps[index],
+        batch.event_types[index],
+        batch.values[index],
     )
 
 
+def _source(fill: str, batch: HistoryBatch, now: np.ndarray, user: np.ndarray) -> np.ndarray:
+    """The per-event values of one input kind (see ``HISTORY_FILLS`` in training)."""
+    if fill == "item_rows":
+        return batch.rows
+    if fill == "mask":
+        return np.ones(len(batch.rows), dtype=np.float32)
+    if fill == "age_seconds":
+        return np.maximum(np.asarray(now, np.float64)[user] - batch.timestamps, 0.0)
+    if fill == "event_types":
+        return batch.event_types
+    if fill == "values":
+        return batch.values
+    raise ValueError(f"unknown encoder input fill {fill!r}")
+
+
 def build_inputs(
-    spec: dict[str, Any], batch: HistoryBatch, now: np.ndarray
+    spec: dict[str, Any],
+    batch: HistoryBatch,
+    now: np.ndarray,
+    policy: HistoryPolicy | None = None,
 ) -> dict[str, np.ndarray]:
     """Padded (B, L) arrays for every encoder input named in ``spec``."""
-    batch = cut_history(batch, HistoryPolicy.from_spec(spec))
-    b = len(batch)
-    width = max(1, int(batch.lengths.max()) if b else 1)
+    batch = cut_history(batch, policy or HistoryPolicy.from_spec(spec))
+    b, n = len(batch), len(batch.rows)
     user = batch.user_of_event()
-    position = np.arange(len(batch.rows)) - np.repeat(batch.indptr[:-1], batch.lengths)
-    ages = np.maximum(np.asarray(now, np.float64)[user] - batch.timestamps, 0.0)
-    sources = {
-        "item_rows": batch.rows,
-        "mask": np.ones(len(batch.rows)),
-        "age_seconds": ages,
-        "event_types": batch.event_types,
-        "values": batch.values,
-    }
     out = {}
+    if b == 1:  # the common case, one Recommend call: no scatter needed
+        for entry in spec["inputs"]:
+            values = _source(entry["fill"], batch, now, user) if n else np.zeros(1)
+            out[entry["name"]] = np.asarray(values, dtype=entry["dtype"])[None, :]
+        return out
+    width = max(1, int(batch.lengths.max()) if b else 1)
+    position = np.arange(n) - np.repeat(batch.indptr[:-1], batch.lengths)
     for entry in spec["inputs"]:
         dense = np.zeros((b, width), dtype=entry["dtype"])
-        dense[user, position] = sources[entry["fill"]]
+        dense[user, position] = _source(entry["fill"], batch, now, user)
         out[entry["name"]] = dense
     return out
 
@@ -118,9 +128,10 @@ class Encoder:
         self.provider = self.session.get_providers()[0]
         self.output = spec["output"]["name"]
         self.dim = int(spec["output"]["dim"])
+        self.policy = HistoryPolicy.from_spec(spec)
 
     def encode(self, batch: HistoryBatch, now: np.ndarray) -> np.ndarray:
         """(B, D) float32 user vectors."""
-        inputs = build_inputs(self.spec, batch, now)
+        inputs = build_inputs(self.spec, batch, now, self.policy)
         (users,) = self.session.run([self.output], inputs)
         return np.asarray(users, dtype=np.float32)

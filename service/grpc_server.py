@@ -1,14 +1,20 @@
-"""The gRPC server: our servicer plus standard health checking and reflection."""
+"""The gRPC server (grpc.aio): our servicer, standard health checking, reflection.
+
+It runs its own asyncio event loop in a background thread, so the process can
+also run the HTTP server, and is stopped gracefully from any thread.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
-from concurrent import futures
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from service.api.grpc_servicer import MALFORMED, RecommenderServicer
@@ -46,34 +52,72 @@ def recommender_handler(servicer: RecommenderServicer) -> grpc.GenericRpcHandler
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
-def build_grpc_server(
-    servicer: RecommenderServicer, address: str, workers: int
-) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """A started-but-not-serving gRPC server bound to ``address``; returns its port."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
-            ("grpc.max_send_message_length", MAX_MESSAGE),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    server.add_generic_rpc_handlers((recommender_handler(servicer),))
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
-    reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot bind gRPC to {address}")
-    return server, port, health_servicer
+class GrpcServer:
+    """grpc.aio server on a private event loop thread."""
 
+    def __init__(self, servicer: RecommenderServicer, address: str) -> None:
+        self.servicer = servicer
+        self.address = address
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self._server: grpc.aio.Server | None = None
+        self._health = health_aio.HealthServicer()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="grpc", daemon=True)
 
-def set_serving(health_servicer: health.HealthServicer, serving: bool) -> None:
-    status = (
-        health_pb2.HealthCheckResponse.SERVING
-        if serving
-        else health_pb2.HealthCheckResponse.NOT_SERVING
-    )
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, status)
+    async def _start(self) -> int:
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        server.add_generic_rpc_handlers((recommender_handler(self.servicer),))
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+        port = server.add_insecure_port(self.address)
+        if port == 0:
+            raise OSError(f"cannot bind gRPC to {self.address}")
+        await server.start()
+        self._server = server
+        return port
+
+    def start(self) -> int:
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
+        self.set_serving(True)
+        return self.port
+
+    def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+
+        async def apply() -> None:
+            for name in ("", SERVICE_NAME):
+                await self._health.set(name, status)
+
+        asyncio.run_coroutine_threadsafe(apply(), self.loop).result(timeout=5)
+
+    def stop(self, grace: float) -> None:
+        """Refuse new calls, let calls in flight finish (up to ``grace`` s), then stop."""
+        if self._server is None:
+            return
+        self.set_serving(False)
+        stop = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self.loop)
+        stop.result(timeout=grace + 5)
+        asyncio.run_coroutine_threadsafe(self._cancel_tasks(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel what is left on the loop (the batcher's worker) so nothing dangles."""
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,8 +8,7 @@ process (tests) without clashing.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -56,6 +55,12 @@ class Metrics:
             ["kind"],  # personalized | fallback
             registry=r,
         )
+        self.user_cache = Counter(
+            "recserve_cache_user_vectors_total",
+            "User-vector cache lookups (hit rate = hit / (hit + miss))",
+            ["outcome"],
+            registry=r,
+        )
         self.exhaustive = Counter(
             "recserve_recommend_exhaustive_total",
             "Answers that needed an exact scan because filters emptied the candidates",
@@ -77,11 +82,31 @@ class Metrics:
             "recserve_bundle_loads_total", "Bundle load attempts", ["outcome"], registry=r
         )
         self.encoder_info = Info("recserve_encoder", "Encoder execution provider", registry=r)
+        # Raw stage timings, kept only when a benchmark sets this to {} (never in production).
+        self.samples: dict[str, list[float]] | None = None
+        self._stages: dict[str, Any] = {}
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stage_seconds.labels(name).observe(time.perf_counter() - start)
+    def stage(self, name: str) -> _StageTimer:
+        """``with metrics.stage("search"): ...`` times the block into the stage histogram."""
+        child = self._stages.get(name)
+        if child is None:
+            child = self._stages[name] = self.stage_seconds.labels(name)
+        return _StageTimer(self, name, child)
+
+
+class _StageTimer:
+    """A context manager cheaper than ``@contextmanager`` (it runs on every request)."""
+
+    __slots__ = ("child", "metrics", "name", "start")
+
+    def __init__(self, metrics: Metrics, name: str, child: Any) -> None:
+        self.metrics, self.name, self.child = metrics, name, child
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        elapsed = time.perf_counter() - self.start
+        self.child.observe(elapsed)
+        if self.metrics.samples is not None:
+            self.metrics.samples.setdefault(self.name, []).append(elapsed)

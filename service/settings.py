@@ -22,7 +22,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
     http_port: int = Field(8000, ge=0, le=65535)
-    grpc_workers: int = Field(8, ge=1, le=256)
 
     max_history: int = Field(200, ge=1, le=10_000, description="events kept per user")
     max_k: int = Field(100, ge=1, le=10_000)
@@ -40,6 +39,7 @@ class Settings(BaseSettings):
     watch_bundles_s: float = Field(0.0, ge=0, description="poll for newer versions (0: off)")
     prefer_gpu: bool = True
     encoder_threads: int = Field(1, ge=1, le=64)
+    user_cache_size: int = Field(100_000, ge=0, description="encoded users kept (0: no cache)")
 
     @field_validator("store")
     @classmethod

@@ -1,14 +1,21 @@
-"""gRPC servicer of ``recserve.v1.Recommender``: proto <-> domain, nothing else."""
+"""gRPC servicer of ``recserve.v1.Recommender`` (grpc.aio): proto <-> domain, nothing else.
+
+Recommend runs inline on the event loop: it is CPU-bound and short, and
+handing it to a thread cost more (GIL hand-offs) than it saved; measured, see
+README "Serving benchmark". The other calls run in a worker thread (they may
+wait on Redis or disk) so the event loop keeps serving.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
 
-from service.core.errors import InvalidArgument, NotFound, NotReady
+from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
 from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, Recommendations, RecommendRequest, ScoredItem
 from service.metrics import Metrics
@@ -40,51 +47,66 @@ def _event(e: StoredEvent) -> pb.Event:
     )
 
 
+def to_request(request: pb.RecommendRequest) -> RecommendRequest:
+    return RecommendRequest(
+        user_id=request.user_id,
+        k=request.k,
+        exclude_item_ids=tuple(request.exclude_item_ids),
+        include_categories=tuple(request.filter.include),
+        exclude_categories=tuple(request.filter.exclude),
+        now=request.now if request.HasField("now") else None,
+    )
+
+
+def to_reply(result: Recommendations) -> pb.RecommendResponse:
+    return pb.RecommendResponse(
+        items=_items(result.items),
+        model_version=result.model_version,
+        personalized=result.personalized,
+        fallback_reason=result.fallback_reason,
+    )
+
+
 class RecommenderServicer(rpc.RecommenderServicer):
     def __init__(self, service: RecommendationService, metrics: Metrics) -> None:
         self.service = service
         self.metrics = metrics
+        self._requests: dict[tuple[str, str], Any] = {}
+        self._latency: dict[str, Any] = {}
 
-    def _call(
-        self, method: str, request: Any, context: grpc.ServicerContext, work: Callable[[], T]
-    ) -> T:
+    async def _call(self, method: str, request: Any, context: Any, work: Callable[[], Any]) -> Any:
         start = time.perf_counter()
         outcome = "ok"
         try:
             if request is MALFORMED:
                 raise InvalidArgument("request", "not a valid protobuf message")
-            return work()
-        except (InvalidArgument, NotFound, NotReady) as error:
+            return await work()
+        except ServiceError as error:
             outcome = type(error).__name__
-            context.abort(CODES[type(error)], str(error))
-            raise  # unreachable: abort raises
+            await context.abort(CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
         finally:
-            self.metrics.requests.labels("grpc", method, outcome).inc()
-            self.metrics.request_seconds.labels("grpc", method).observe(time.perf_counter() - start)
+            self._count(method, outcome, time.perf_counter() - start)
 
-    def Recommend(self, request: pb.RecommendRequest, context: grpc.ServicerContext) -> Any:
-        def work() -> pb.RecommendResponse:
-            result: Recommendations = self.service.recommend(
-                RecommendRequest(
-                    user_id=request.user_id,
-                    k=request.k,
-                    exclude_item_ids=tuple(request.exclude_item_ids),
-                    include_categories=tuple(request.filter.include),
-                    exclude_categories=tuple(request.filter.exclude),
-                    now=request.now if request.HasField("now") else None,
-                )
+    def _count(self, method: str, outcome: str, seconds: float) -> None:
+        counter = self._requests.get((method, outcome))
+        if counter is None:
+            counter = self._requests[(method, outcome)] = self.metrics.requests.labels(
+                "grpc", method, outcome
             )
-            return pb.RecommendResponse(
-                items=_items(result.items),
-                model_version=result.model_version,
-                personalized=result.personalized,
-                fallback_reason=result.fallback_reason,
-            )
+        histogram = self._latency.get(method)
+        if histogram is None:
+            histogram = self._latency[method] = self.metrics.request_seconds.labels("grpc", method)
+        counter.inc()
+        histogram.observe(seconds)
 
-        return self._call("Recommend", request, context, work)
+    async def Recommend(self, request: Any, context: Any) -> Any:
+        async def work() -> pb.RecommendResponse:
+            return to_reply(self.service.recommend(to_request(request)))
 
-    def RecordEvents(self, request: pb.RecordEventsRequest, context: grpc.ServicerContext) -> Any:
-        def work() -> pb.RecordEventsResponse:
+        return await self._call("Recommend", request, context, work)
+
+    async def RecordEvents(self, request: Any, context: Any) -> Any:
+        async def work() -> pb.RecordEventsResponse:
             events = [
                 EventInput(
                     e.user_id,
@@ -95,35 +117,36 @@ class RecommenderServicer(rpc.RecommenderServicer):
                 )
                 for e in request.events
             ]
-            result = self.service.record_events(events)
+            result = await asyncio.to_thread(self.service.record_events, events)
             errors = [
                 pb.EventError(index=x.index, field=x.field, message=x.message)
                 for x in result.errors
             ]
             return pb.RecordEventsResponse(accepted=result.accepted, errors=errors)
 
-        return self._call("RecordEvents", request, context, work)
+        return await self._call("RecordEvents", request, context, work)
 
-    def GetUserHistory(
-        self, request: pb.GetUserHistoryRequest, context: grpc.ServicerContext
-    ) -> Any:
-        def work() -> pb.GetUserHistoryResponse:
-            events = self.service.user_history(request.user_id, request.limit)
+    async def GetUserHistory(self, request: Any, context: Any) -> Any:
+        async def work() -> pb.GetUserHistoryResponse:
+            events = await asyncio.to_thread(
+                self.service.user_history, request.user_id, request.limit
+            )
             return pb.GetUserHistoryResponse(events=[_event(e) for e in events])
 
-        return self._call("GetUserHistory", request, context, work)
+        return await self._call("GetUserHistory", request, context, work)
 
-    def SimilarItems(self, request: pb.SimilarItemsRequest, context: grpc.ServicerContext) -> Any:
-        def work() -> pb.SimilarItemsResponse:
+    async def SimilarItems(self, request: Any, context: Any) -> Any:
+        async def work() -> pb.SimilarItemsResponse:
             result = self.service.similar_items(request.item_id, request.k)
             return pb.SimilarItemsResponse(
                 items=_items(result.items), model_version=result.model_version
             )
 
-        return self._call("SimilarItems", request, context, work)
+        return await self._call("SimilarItems", request, context, work)
 
-    def GetTrending(self, request: pb.GetTrendingRequest, context: grpc.ServicerContext) -> Any:
-        def work() -> pb.GetTrendingResponse:
-            return pb.GetTrendingResponse(items=_items(self.service.trending(request.k)))
+    async def GetTrending(self, request: Any, context: Any) -> Any:
+        async def work() -> pb.GetTrendingResponse:
+            items = await asyncio.to_thread(self.service.trending, request.k)
+            return pb.GetTrendingResponse(items=_items(items))
 
-        return self._call("GetTrending", request, context, work)
+        return await self._call("GetTrending", request, context, work)

@@ -14,22 +14,26 @@ bias-ranked answer, flagged ``personalized=False``. Each stage is timed into
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.bundle import Bundle
 from service.bundle_manager import BundleManager
-from service.core.errors import NotFound, NotReady
+from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
 from service.core.stages import history, rescore, retrieve, select
 from service.core.types import (
     EventInput,
+    HistoryBatch,
     Recommendations,
     RecommendRequest,
     RecordResult,
     ScoredItem,
 )
+from service.core.user_cache import EncodedUser, UserVectorCache
 from service.core.validation import check_count, check_id, check_recommend, validate_events
 from service.metrics import Metrics
 from service.settings import Settings
@@ -45,6 +49,9 @@ class _TrendView:
     bundle: Bundle
     rows: np.ndarray  # trending items known to the bundle, most trending first
     bias: np.ndarray  # (I,) trend term per row
+
+
+MAX_ANN = 4096  # widest HNSW search before an exact scan
 
 
 class RecommendationService:
@@ -63,7 +70,21 @@ class RecommendationService:
         self.refresher = refresher
         self.bundles = bundles
         self.metrics = metrics
+        self.cache = UserVectorCache(settings.user_cache_size)
+        # The compute part of Recommend holds the GIL most of the time and releases it
+        # in short bursts (onnxruntime, hnswlib); running it one request at a time
+        # avoids a convoy of worker threads fighting for the GIL at every release.
+        self._compute = threading.Lock()
         self._view: _TrendView | None = None
+        self._null_memo: dict[tuple[str, int], np.ndarray] = {}
+        self._answers = {
+            True: metrics.recommendations.labels("personalized"),
+            False: metrics.recommendations.labels("fallback"),
+        }
+        self._cache_outcome = {
+            True: metrics.user_cache.labels("hit"),
+            False: metrics.user_cache.labels("miss"),
+        }
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -90,62 +111,188 @@ class RecommendationService:
         return view
 
     def _items(self, bundle: Bundle, rows: np.ndarray, scores: np.ndarray) -> list[ScoredItem]:
-        ids = bundle.items.ids
+        ids, cats = bundle.items.ids, bundle.items.row_categories
         return [
-            ScoredItem(ids[r], float(s), bundle.items.categories_of(int(r)))
+            ScoredItem(ids[r], s, cats[r])
             for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
         ]
 
     # --- Recommend ----------------------------------------------------------------------
 
     def recommend(self, request: RecommendRequest) -> Recommendations:
-        bundle = self.bundle()  # held for the whole request: a hot swap cannot change it
-        check_recommend(request, self.settings, bundle.items.categories)
-        m = self.metrics
-        now = time.time() if request.now is None else request.now
+        (result,) = self.recommend_many([request])
+        if isinstance(result, ServiceError):
+            raise result
+        return result
+
+    def recommend_many(
+        self, requests: list[RecommendRequest]
+    ) -> list[Recommendations | ServiceError]:
+        """Answer several Recommend calls at once (the gRPC server batches concurrent
+        calls): one store round trip, one ONNX run and one HNSW query for the batch,
+        then per-request re-scoring and filtering. A bad request fails alone."""
+        bundle = self.bundle()  # held for the whole batch: a hot swap cannot change it
+        results: list[Recommendations | ServiceError | None] = [None] * len(requests)
+        batch: list[int] = []
+        for index, request in enumerate(requests):
+            try:
+                check_recommend(request, self.settings, bundle.items.category_code)
+                batch.append(index)
+            except InvalidArgument as error:
+                results[index] = error
+        if batch:
+            todo = [requests[i] for i in batch]
+            for index, answer in zip(batch, self._recommend_valid(bundle, todo), strict=True):
+                results[index] = answer
+        return [r for r in results if r is not None]
+
+    def _recommend_valid(
+        self, bundle: Bundle, requests: list[RecommendRequest]
+    ) -> list[Recommendations]:
+        m, s = self.metrics, self.settings
+        wall = time.time()
+        nows = [wall if r.now is None else r.now for r in requests]
         with m.stage("history"):
-            events = history.fetch(self.store, request.user_id, self.settings.max_history)
-            batch, unknown = history.to_batch(bundle, events)
-        if unknown:
-            m.unknown_items.inc(unknown)
-        if len(batch.rows):
-            with m.stage("encode"):
-                query = bundle.encoder.encode(batch, np.array([now]))[0]
-            personalized, reason = True, ""
-        else:
-            query = np.zeros(bundle.manifest.dim, dtype=np.float32)
-            query[-1] = 1.0  # null user: bias only (LED sec. 6.2)
-            personalized, reason = False, "no_known_items" if events else "no_history"
-        m.recommendations.labels("personalized" if personalized else "fallback").inc()
-        rows, scores = self._rank(bundle, request, query, batch.rows)
-        return Recommendations(
-            self._items(bundle, rows, scores), bundle.version, personalized, reason
-        )
+            histories = self.store.recent_many([r.user_id for r in requests], s.max_history)
+        with self._compute:
+            users = self._encode_many(bundle, requests, histories, nows)
+            queries = np.tile(self._null_query(bundle), (len(requests), 1))
+            for row, user in enumerate(users):
+                if user is not None and user.query is not None:
+                    queries[row] = user.query
+            wanted = [r.k * s.overfetch for r in requests]
+            first = self._candidates(bundle, users, queries, wanted)
+            answers = []
+            for row, request in enumerate(requests):
+                user = users[row]
+                personalized = user is not None and user.query is not None
+                seen = user.seen if user is not None else np.zeros(0, dtype=np.int64)
+                rows, scores = self._rank(bundle, request, queries[row], seen, first[row])
+                reason = (
+                    "" if personalized else ("no_known_items" if histories[row] else "no_history")
+                )
+                self._answers[personalized].inc()
+                answers.append(
+                    Recommendations(
+                        self._items(bundle, rows, scores), bundle.version, personalized, reason
+                    )
+                )
+        return answers
+
+    def _candidates(
+        self,
+        bundle: Bundle,
+        users: list[EncodedUser | None],
+        queries: np.ndarray,
+        wanted: list[int],
+    ) -> list[np.ndarray]:
+        """HNSW candidates per request. They depend on the query vector alone, so they
+        are kept with the cached user (and for the null user, per bundle) and the
+        search runs only for queries not seen before, all in one call."""
+        found: list[np.ndarray | None] = []
+        for user, n in zip(users, wanted, strict=True):
+            memo = self._null_memo if user is None or user.query is None else user.candidates
+            found.append(memo.get((bundle.version, n)))
+        missing = [row for row, hit in enumerate(found) if hit is None]
+        if missing:
+            with self.metrics.stage("retrieve"):
+                labels = retrieve.search_many(
+                    bundle, queries[missing], max(wanted[row] for row in missing)
+                )
+            for row, result in zip(missing, labels, strict=True):
+                user, n = users[row], wanted[row]
+                memo = self._null_memo if user is None or user.query is None else user.candidates
+                memo[(bundle.version, n)] = found[row] = result[:n]
+        return [f for f in found if f is not None]
+
+    @staticmethod
+    def _null_query(bundle: Bundle) -> np.ndarray:
+        """The null user [0, ..., 0, 1]: items ranked by their bias alone (LED sec. 6.2)."""
+        query = np.zeros(bundle.manifest.dim, dtype=np.float32)
+        query[-1] = 1.0
+        return query
+
+    def _encode_many(
+        self,
+        bundle: Bundle,
+        requests: list[RecommendRequest],
+        histories: list[list[StoredEvent]],
+        nows: list[float],
+    ) -> list[EncodedUser | None]:
+        """Each user's vector and seen rows; cached users skip encoding, the others
+        are encoded together in one ONNX run. None for an empty history."""
+        out: list[EncodedUser | None] = [None] * len(requests)
+        misses: list[tuple[int, Hashable | None]] = []
+        for row, (request, events) in enumerate(zip(requests, histories, strict=True)):
+            if not events:
+                continue
+            key = (
+                UserVectorCache.key(bundle.version, request.user_id, events)
+                if bundle.cacheable
+                else None
+            )
+            cached = self.cache.get(key) if key is not None else None
+            self._cache_outcome[cached is not None].inc()
+            if cached is not None:
+                out[row] = cached
+            else:
+                misses.append((row, key))
+        if not misses:
+            return out
+        with self.metrics.stage("encode"):
+            parts = [history.to_batch(bundle, histories[row]) for row, _ in misses]
+            batch = HistoryBatch.concat([b for b, _ in parts])
+            encoded = bundle.encoder.encode(batch, np.array([nows[row] for row, _ in misses]))
+        for (row, key), (part, unknown), vector in zip(misses, parts, encoded, strict=True):
+            if unknown:
+                self.metrics.unknown_items.inc(unknown)
+            user = EncodedUser(vector if len(part.rows) else None, part.rows, unknown)
+            out[row] = user
+            if key is not None:
+                self.cache.put(key, user)
+        return out
 
     def _rank(
-        self, bundle: Bundle, request: RecommendRequest, query: np.ndarray, seen: np.ndarray
+        self,
+        bundle: Bundle,
+        request: RecommendRequest,
+        query: np.ndarray,
+        seen: np.ndarray,
+        candidates: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact scores of the HNSW candidates (plus trending items), filters, top k.
+
+        When filters or seen items leave fewer than k candidates, the search is
+        repeated four times wider, and past ``MAX_ANN`` an exact scan of every
+        item answers (counted in ``recserve_recommend_exhaustive_total``).
+        """
         m, s = self.metrics, self.settings
+        items = bundle.items
+        count = bundle.manifest.item_count
         view = self._trend_view(bundle)
-        excluded = np.concatenate([seen, bundle.items.rows(request.exclude_item_ids)])
-        codes = {c: k for k, c in enumerate(bundle.items.categories)}
-        include = np.array([codes[c] for c in request.include_categories], dtype=np.int64)
-        exclude = np.array([codes[c] for c in request.exclude_categories], dtype=np.int64)
-        with m.stage("retrieve"):
-            wanted = request.k * s.overfetch + len(excluded)
-            candidates = retrieve.search(bundle, query, wanted)
+        blocked = seen
+        if request.exclude_item_ids:
+            extra = items.rows(request.exclude_item_ids)
+            blocked = np.concatenate([seen, extra[extra >= 0]])
+        blocked = np.sort(blocked)
+        include = items.category_codes(request.include_categories)
+        exclude = items.category_codes(request.exclude_categories)
+        wanted = len(candidates)
+        while True:
             candidates = retrieve.with_trending(candidates, view.rows[: s.trend_candidates])
-        with m.stage("rescore"):
-            scores = rescore.exact_scores(bundle.vectors, candidates, query, view.bias)
-        with m.stage("select"):
-            keep = select.allowed(bundle, candidates, excluded, include, exclude)
-            if keep.sum() < request.k and len(candidates) < bundle.manifest.item_count:
-                # filters emptied the candidate pool: score every item exactly
-                m.exhaustive.inc()
-                candidates = np.arange(bundle.manifest.item_count)
+            with m.stage("rescore"):
                 scores = rescore.exact_scores(bundle.vectors, candidates, query, view.bias)
-                keep = select.allowed(bundle, candidates, excluded, include, exclude)
-            return select.top_k(candidates[keep], scores[keep], request.k)
+            with m.stage("select"):
+                keep = select.allowed(items, candidates, blocked, include, exclude)
+                if keep.sum() >= request.k or len(candidates) == count:
+                    return select.top_k(candidates[keep], scores[keep], request.k)
+            wanted *= 4
+            if wanted > MAX_ANN or wanted >= count:
+                m.exhaustive.inc()
+                candidates = np.arange(count)
+            else:
+                with m.stage("retrieve"):
+                    candidates = retrieve.search_many(bundle, query[None, :], wanted)[0]
 
     # --- the other calls ----------------------------------------------------------------
 
@@ -184,7 +331,7 @@ class RecommendationService:
         query = bundle.vectors[row].copy()
         query[-1] = 0.0  # compare embeddings, not popularity
         with self.metrics.stage("retrieve"):
-            candidates = retrieve.search(bundle, query, k + 1)
+            candidates = retrieve.search_many(bundle, query[None, :], k + 1)[0]
         candidates = candidates[candidates != row]
         scores = bundle.vectors[candidates] @ query
         rows, scores = select.top_k(candidates, scores, k)
@@ -197,6 +344,6 @@ class RecommendationService:
         items = []
         for item, count in zip(ids, counts.tolist(), strict=True):
             row = bundle.items.row_of.get(item) if bundle else None
-            cats = bundle.items.categories_of(row) if bundle and row is not None else ()
+            cats = bundle.items.row_categories[row] if bundle and row is not None else ()
             items.append(ScoredItem(item, float(count), cats))
         return items

@@ -32,6 +32,20 @@ class HistoryBatch:
         return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths)
 
     @classmethod
+    def concat(cls, parts: list[HistoryBatch]) -> HistoryBatch:
+        """One batch holding the rows of ``parts`` in order."""
+        lengths = np.concatenate([p.lengths for p in parts])
+        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return cls(
+            indptr,
+            np.concatenate([p.rows for p in parts]),
+            np.concatenate([p.timestamps for p in parts]),
+            np.concatenate([p.event_types for p in parts]),
+            np.concatenate([p.values for p in parts]),
+        )
+
+    @classmethod
     def single(
         cls,
         rows: np.ndarray,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from service.core.errors import InvalidArgument
 from service.core.types import EventError, EventInput, RecommendRequest
@@ -26,18 +26,17 @@ def check_count(field: str, value: int, low: int, high: int) -> None:
 
 
 def check_recommend(
-    request: RecommendRequest, settings: Settings, categories: Sequence[str]
+    request: RecommendRequest, settings: Settings, categories: Container[str]
 ) -> None:
     check_id("user_id", request.user_id, settings)
     check_count("k", request.k, 1, settings.max_k)
     if len(request.exclude_item_ids) > settings.max_events_per_call:
         raise InvalidArgument("exclude_item_ids", f"more than {settings.max_events_per_call} ids")
-    known = set(categories)
     for field, values in (
         ("filter.include", request.include_categories),
         ("filter.exclude", request.exclude_categories),
     ):
-        unknown = [c for c in values if c not in known]
+        unknown = [c for c in values if c not in categories]
         if unknown:
             raise InvalidArgument(field, f"unknown categories {unknown[:5]}")
     if request.now is not None and not math.isfinite(request.now):

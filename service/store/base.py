@@ -13,12 +13,12 @@ first, and returns them oldest first. One contract test suite
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """One accepted event. A tuple, so a history transposes in C: ``zip(*events)``."""
+
     user_id: str
     item_id: str
     timestamp: float
@@ -26,7 +26,7 @@ class StoredEvent:
     value: float
 
     def as_row(self) -> list[str | float]:
-        return [self.user_id, self.item_id, self.timestamp, self.event_type, self.value]
+        return list(self)
 
     @classmethod
     def from_row(cls, row: Sequence[str | float]) -> StoredEvent:
@@ -44,6 +44,9 @@ class EventStore(Protocol):
 
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
         """The user's latest ``limit`` events, oldest first ([] for an unknown user)."""
+
+    def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
+        """``recent`` for several users in one round trip (batched Recommend)."""
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         """Stored events newer than ``since``, in batches (to rebuild in-process trends)."""

@@ -81,6 +81,9 @@ class FileStore:
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
         return self._memory.recent(user_id, limit)
 
+    def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
+        return self._memory.recent_many(user_ids, limit)
+
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return self._memory.replay(since)
 

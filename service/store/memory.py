@@ -31,6 +31,9 @@ class MemoryStore:
             events = list(history)
         return events[-limit:] if limit > 0 else events
 
+    def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
+        return [self.recent(user, limit) for user in user_ids]
+
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         with self._lock:
             snapshot = [e for h in self._users.values() for e in h if e.timestamp > since]

@@ -49,9 +49,14 @@ class RedisStore:
         pipe.execute()
 
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
+        return self.recent_many([user_id], limit)[0]
+
+    def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
         count = limit if 0 < limit <= self.max_history else self.max_history
-        rows = self.client.lrange(history_key(user_id), -count, -1)
-        return [StoredEvent.from_row(json.loads(r)) for r in rows]
+        pipe = self.client.pipeline(transaction=False)
+        for user in user_ids:
+            pipe.lrange(history_key(user), -count, -1)
+        return [[StoredEvent.from_row(json.loads(r)) for r in rows] for rows in pipe.execute()]
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return iter(())  # trends live in Redis already; nothing to rebuild in process

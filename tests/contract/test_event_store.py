@@ -80,3 +80,10 @@ def test_persistent_backends_keep_events_across_a_restart(store_url):
 def test_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="unknown store URL"):
         open_store("mongodb://x", 5)
+
+
+def test_recent_many_answers_each_user_in_order(open_at):
+    store = open_at(max_history=3)
+    store.append([ev("a", "x", 1.0), ev("b", "y", 2.0), ev("a", "z", 3.0)])
+    got = store.recent_many(["b", "nobody", "a"], 2)
+    assert [[e.item_id for e in h] for h in got] == [["y"], [], ["x", "z"]]

@@ -1,4 +1,4 @@
-"""Stage ``history``: a user's recent events, mapped to the bundle's item rows."""
+"""Stage ``history``: users' recent events (``EventStore.recent_many``), mapped to item rows."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ import numpy as np
 
 from service.bundle import Bundle
 from service.core.types import HistoryBatch
-from service.store.base import EventStore, StoredEvent
-
-
-def fetch(store: EventStore, user_id: str, limit: int) -> list[StoredEvent]:
-    return store.recent(user_id, limit)
+from service.store.base import StoredEvent
 
 
 def to_batch(bundle: Bundle, events: list[StoredEvent]) -> tuple[HistoryBatch, int]:
@@ -19,13 +15,15 @@ def to_batch(bundle: Bundle, events: list[StoredEvent]) -> tuple[HistoryBatch, i
     Unknown items stay in the stored history (a later bundle may know them);
     they are only skipped for encoding.
     """
-    rows = bundle.items.rows([e.item_id for e in events])
+    if not events:
+        return HistoryBatch.single(np.zeros(0, np.int64), np.zeros(0)), 0
+    _, items, stamps, kinds, values = zip(*events, strict=True)
+    rows = bundle.items.rows(items)
     known = rows >= 0
-    codes = bundle.event_type_codes([e.event_type for e in events])
     batch = HistoryBatch.single(
         rows[known],
-        np.array([e.timestamp for e in events], dtype=np.float64)[known],
-        codes[known],
-        np.array([e.value for e in events], dtype=np.float32)[known],
+        np.array(stamps, dtype=np.float64)[known],
+        bundle.event_type_codes(kinds)[known],
+        np.array(values, dtype=np.float32)[known],
     )
-    return batch, int((~known).sum())
+    return batch, len(rows) - int(known.sum())

@@ -7,11 +7,11 @@ import numpy as np
 from service.bundle import Bundle
 
 
-def search(bundle: Bundle, query: np.ndarray, n: int) -> np.ndarray:
-    """Up to ``n`` item rows by approximate inner product (hnswlib uses max(ef, n))."""
+def search_many(bundle: Bundle, queries: np.ndarray, n: int) -> np.ndarray:
+    """(B, n) item rows by approximate inner product, best first (hnswlib uses max(ef, n))."""
     n = min(n, bundle.manifest.item_count)
-    labels, _ = bundle.index.knn_query(query[None, :], k=n, num_threads=1)  # type: ignore[attr-defined]
-    return labels[0].astype(np.int64)
+    labels, _ = bundle.index.knn_query(queries, k=n, num_threads=1)  # type: ignore[attr-defined]
+    return labels.astype(np.int64)
 
 
 def with_trending(candidates: np.ndarray, trending_rows: np.ndarray) -> np.ndarray:

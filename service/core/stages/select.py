@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.bundle import Bundle
+from service.bundle import ItemTable
+
+
+def is_member(rows: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """(len(rows),) membership in a sorted array, by binary search (no sort of ``rows``)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(rows), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, rows), len(sorted_set) - 1)
+    return sorted_set[at] == rows
 
 
 def allowed(
-    bundle: Bundle,
+    items: ItemTable,
     rows: np.ndarray,
-    excluded: np.ndarray,
+    blocked: np.ndarray,
     include: np.ndarray,
     exclude: np.ndarray,
 ) -> np.ndarray:
-    """(len(rows),) mask: not excluded, in an included category (if any), in no excluded one.
-
-    ``include``/``exclude`` are category codes of the bundle's vocabulary.
-    """
-    keep = ~np.isin(rows, excluded)
-    matrix = bundle.items.category_matrix
+    """(len(rows),) mask: not ``blocked`` (sorted rows of seen or excluded items),
+    in an included category (if any), in no excluded one. ``include``/``exclude``
+    are category codes of the bundle's vocabulary."""
+    keep = ~is_member(rows, blocked)
+    matrix = items.category_matrix
     if len(include):
         keep &= matrix[np.ix_(rows, include)].any(axis=1)
     if len(exclude):

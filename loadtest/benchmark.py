@@ -1,0 +1,254 @@
+"""Serving benchmark: stage latencies in process, then gRPC end to end vs a null server.
+
+1. Exports a synthetic 100K-item catalogue with clustered vectors as a real
+   bundle (``loadtest.catalog``), and fills 1,000 users with 50-event histories.
+2. In process (no transport): p50/p99 of each stage of the request path, and
+   the recall@10 of the served top-10 against exact search over all items.
+3. End to end: the real server and a do-nothing gRPC server, each in its own
+   process, loaded by the same closed-loop generator (another process) in the
+   same run; throughput ratio and latency percentiles.
+
+    python -m loadtest.benchmark --json reports/serving_benchmark.json
+
+Targets (the service issue): search+rerank p50 < 0.3 ms at recall@10 >= 0.95;
+gRPC throughput >= 70% of the null server's; p99 < 5 ms at that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loadtest.catalog import build_bundle, clustered_catalog, user_histories
+from service.app import Server
+from service.core.types import EventInput, RecommendRequest
+from service.settings import Settings
+from training.report import format_table
+
+HISTORY = 50
+USERS = 1000
+
+
+def seed_events(service: Any, histories: list[np.ndarray], now: float) -> None:
+    for user, rows in enumerate(histories):
+        events = [
+            EventInput(f"user-{user:05d}", f"item-{r:06d}", now - (len(rows) - i), "view")
+            for i, r in enumerate(rows)
+        ]
+        result = service.record_events(events)
+        assert result.accepted == len(rows), result.errors[:3]
+
+
+def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) -> dict[str, Any]:
+    # no user cache: every request encodes and searches, so each stage is measured
+    settings = Settings(
+        bundle=str(bundle), store="memory://", max_history=HISTORY, user_cache_size=0
+    )
+    server = Server(settings)
+    server.bundles.load()
+    server.refresher.refresh()
+    now = time.time()
+    seed_events(server.service, histories, now)
+    server.metrics.samples = {}
+    recall_hits, recall_total = 0, 0
+    vectors = server.bundles.current.vectors
+    rng = np.random.default_rng(0)
+    for n in range(requests):
+        user = int(rng.integers(USERS))
+        reply = server.service.recommend(RecommendRequest(f"user-{user:05d}", 10, now=now))
+        if n < 300:  # served top-10 vs exact top-10 over every unseen item
+            query = server.bundles.current.encoder.encode(*_history_batch(server, user, now))[0]
+            scores = vectors @ query
+            scores[np.unique(histories[user])] = -np.inf
+            exact = set(np.argsort(-scores)[:10].tolist())
+            served = {int(i.item_id[5:]) for i in reply.items}
+            recall_hits += len(exact & served)
+            recall_total += 10
+    samples = {k: np.array(v) * 1e6 for k, v in server.metrics.samples.items()}
+    server.metrics.samples = None
+    server.store.close()
+    stages = {
+        k: {"p50_us": float(np.percentile(v, 50)), "p99_us": float(np.percentile(v, 99))}
+        for k, v in samples.items()
+    }
+    n = min(len(samples[k]) for k in ("retrieve", "rescore", "select"))
+    search_rerank = samples["retrieve"][:n] + samples["rescore"][:n] + samples["select"][:n]
+    stages["search+rerank"] = {
+        "p50_us": float(np.percentile(search_rerank, 50)),
+        "p99_us": float(np.percentile(search_rerank, 99)),
+    }
+    return {"stages": stages, "served_recall@10": recall_hits / max(recall_total, 1)}
+
+
+def _history_batch(server: Server, user: int, now: float) -> tuple[Any, np.ndarray]:
+    from service.core.stages.history import to_batch
+
+    events = server.store.recent(f"user-{user:05d}", HISTORY)
+    batch, _ = to_batch(server.bundles.current, events)
+    return batch, np.array([now])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(process: subprocess.Popen, marker: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    assert process.stdout is not None
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if marker in line:
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited: {line}")
+    raise TimeoutError(marker)
+
+
+def _load(target: str, concurrency: int, duration: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "loadtest.grpc_load", "--target", target,
+         "--concurrency", str(concurrency), "--duration", str(duration), "--users", str(USERS)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def end_to_end(
+    bundle: Path,
+    histories: list[np.ndarray],
+    levels: list[int],
+    duration: float,
+    rounds: int,
+    cache: bool = True,
+) -> dict[int, dict[str, Any]]:
+    """For each concurrency level: best-of-``rounds`` runs against the real and the
+    null server, interleaved so both see the same machine state."""
+    import grpc
+
+    from service.rpc import recommender_pb2 as pb
+    from service.rpc import recommender_pb2_grpc as rpc
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RECSERVE_MAX_HISTORY": str(HISTORY)}
+    if not cache:
+        env["RECSERVE_USER_CACHE_SIZE"] = "0"
+    real_port, null_port = _free_port(), _free_port()
+    real = subprocess.Popen(
+        [sys.executable, "-m", "service", "--bundle", str(bundle), "--store", "memory",
+         "--grpc-port", str(real_port), "--http-port", str(_free_port())],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    null = subprocess.Popen(
+        [sys.executable, "-m", "loadtest.null_server", "--port", str(null_port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(real, "Ctrl-C stops")
+        _wait_for(null, "ready")
+        with grpc.insecure_channel(f"127.0.0.1:{real_port}") as channel:
+            stub = rpc.RecommenderStub(channel)
+            now = time.time()
+            for user, rows in enumerate(histories):
+                events = [
+                    pb.Event(
+                        user_id=f"user-{user:05d}",
+                        item_id=f"item-{r:06d}",
+                        timestamp=now - (len(rows) - i),
+                        event_type="view",
+                    )
+                    for i, r in enumerate(rows)
+                ]
+                stub.RecordEvents(pb.RecordEventsRequest(events=events))
+        out: dict[int, dict[str, Any]] = {}
+        for level in levels:
+            runs: dict[str, list[dict[str, Any]]] = {"grpc": [], "null_grpc": []}
+            for _ in range(rounds):
+                runs["null_grpc"].append(_load(f"127.0.0.1:{null_port}", level, duration))
+                runs["grpc"].append(_load(f"127.0.0.1:{real_port}", level, duration))
+            best = {name: max(results, key=lambda r: r["qps"]) for name, results in runs.items()}
+            best["ratio"] = best["grpc"]["qps"] / best["null_grpc"]["qps"]
+            out[level] = best
+        return out
+    finally:
+        for process in (real, null):
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default="bundles/bench-100k/1")
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=3000, help="in-process requests")
+    parser.add_argument(
+        "--concurrency", default="1,2,4", help="closed-loop callers, one run per level"
+    )
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--no-cache", action="store_true", help="serve with the user-vector cache off"
+    )
+    parser.add_argument("--json", default="reports/serving_benchmark.json")
+    args = parser.parse_args()
+    started = time.time()
+    bundle = build_bundle(Path(args.bundle), n_items=args.items, history=HISTORY)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    _, _, cluster = clustered_catalog(args.items, manifest["dim"] - 1, 500)
+    histories = user_histories(cluster, USERS, HISTORY)
+    inproc = stage_latencies(bundle, histories, args.requests)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    e2e = end_to_end(bundle, histories, levels, args.duration, args.rounds, not args.no_cache)
+    main_level = e2e[levels[-1]]
+    report = {
+        "catalog": {"items": manifest["item_count"], "dim": manifest["dim"], "history": HISTORY},
+        "index": {
+            "recall@10": manifest["index"]["recall@10"],
+            "recall@100": manifest["index"]["recall@100"],
+            "served_recall@10": inproc["served_recall@10"],
+            "M": manifest["index"]["M"],
+            "ef_search": manifest["index"]["ef_search"],
+        },
+        "stages": inproc["stages"],
+        "grpc": main_level["grpc"],
+        "null_grpc": main_level["null_grpc"],
+        "throughput_ratio": main_level["ratio"],
+        "by_concurrency": {str(level): e2e[level] for level in levels},
+        "user_cache": not args.no_cache,
+        "cpu_count": os.cpu_count(),
+        "seconds": time.time() - started,
+    }
+    rows = [
+        [name, f"{v['p50_us']:.0f}", f"{v['p99_us']:.0f}"] for name, v in inproc["stages"].items()
+    ]
+    print(format_table(["stage (in process)", "p50 us", "p99 us"], rows))
+    print()
+    rows = []
+    for level in levels:
+        for name, key in (("recserve", "grpc"), ("do-nothing", "null_grpc")):
+            r = e2e[level][key]
+            rows.append([str(level), name, f"{r['qps']:.0f}", f"{r['p50_ms']:.2f}",
+                         f"{r['p99_ms']:.2f}", str(r["errors"])])  # fmt: skip
+        rows.append([str(level), "ratio", f"{e2e[level]['ratio']:.2f}", "", "", ""])
+    print(format_table(["callers", "gRPC server", "req/s", "p50 ms", "p99 ms", "errors"], rows))
+    print(
+        f"\nindex recall@10 {manifest['index']['recall@10']:.3f} "
+        f"(ef_search {manifest['index']['ef_search']}), "
+        f"served top-10 recall {inproc['served_recall@10']:.3f}"
+    )
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
