@@ -30,10 +30,8 @@ lint: install ## ruff, ruff format --check, mypy
 test: install redis lint ## the whole suite (what CI runs)
 	$(VENV)/bin/pytest -q
 
-demo: install ## synthetic demo log, then every baseline on it
-	$(VENV)/bin/recserve generate --out data/demo --seed 0
-	$(VENV)/bin/recserve evaluate --data data/demo --format recbole --protocol leave-last-out \
-		--k 10,20,50 --json reports/demo_baselines.json
+demo: install ## synthetic data -> LED -> bundle -> server on the embedded store (Ctrl-C stops)
+	$(VENV)/bin/recserve demo
 
 bench-baselines: install ## ML-100K baseline tables (leave-last-out and user-holdout)
 	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol leave-last-out \
@@ -42,9 +40,28 @@ bench-baselines: install ## ML-100K baseline tables (leave-last-out and user-hol
 		--k 20,50,100 --json reports/ml100k_user_holdout.json
 
 bench-ease: install ## EASE fit time and memory up to 25,000 items
-	$(PY) benchmarks/ease_scaling.py --json reports/ease_scaling.json
+	$(PY) -m benchmarks.ease_scaling --json reports/ease_scaling.json
+
+led-ml100k: install ## train LED on ML-100K (user-holdout) and export its bundle, timed
+	rm -rf runs/led-ml100k bundles/led-ml100k/1
+	time $(VENV)/bin/recserve train led --data $(ML100K) --format recbole \
+		--protocol user-holdout --out runs/led-ml100k
+	time $(VENV)/bin/recserve export --checkpoint runs/led-ml100k --out bundles/led-ml100k/1
+
+bench-led: install ## LED vs EASE on ML-100K user-holdout, with the ablation table
+	$(PY) -m benchmarks.led_ablation --data $(ML100K) --seeds 0 --json reports/led_ablation.json
+
+bench-pretrain: install ## PMI + randomized SVD on a 100K-item catalogue
+	$(PY) -m benchmarks.pretrain_scaling --items 100000 --json reports/pretrain_scaling.json
+
+bench-serving: install ## stage latencies and gRPC throughput vs a do-nothing server (100K items)
+	$(PY) -m loadtest.benchmark --json reports/serving_benchmark.json
+
+proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.proto
+	$(PY) protos/generate.py
 
 clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
 
-.PHONY: help install redis lint test demo bench-baselines bench-ease clean
+.PHONY: help install redis lint test demo bench-baselines bench-ease led-ml100k bench-led \
+	bench-pretrain bench-serving proto clean

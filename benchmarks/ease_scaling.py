@@ -5,7 +5,7 @@ times ``EASE.fit`` (sparse Gram + in-place Cholesky inverse, float32 above
 8,000 items) against ``numpy.linalg.inv`` on the same float32 Gram matrix as
 the reference measured in the same run. Prints a table, writes JSON.
 
-    python benchmarks/ease_scaling.py --items 2000,5000,10000,25000 --json reports/ease_scaling.json
+    python -m benchmarks.ease_scaling --items 2000,5000,10000,25000 --json reports/ease_scaling.json
 
 The reference is skipped above ``--reference-max`` items (default 10,000);
 numpy's float64 inverse is never tried at scale: its multi-threaded OpenBLAS

@@ -5,7 +5,7 @@ measured in the same run; each LED variant changes one setting of the default
 (RSVD init, project fine-tuning, BPR, 1000 uniform negatives) and is reported
 as its Recall@20 ratio to EASE. Prints a table, writes JSON.
 
-    python benchmarks/led_ablation.py --data ../shared/data/ml-100k --seeds 0,1,2 \
+    python -m benchmarks.led_ablation --data ../shared/data/ml-100k --seeds 0,1,2 \
         --json reports/led_ablation.json
 
 ``--quick`` runs the default LED only (the issue's 0.93 x EASE check).

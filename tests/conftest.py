@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
+import httpx
 import pytest
 import redis
 
+from service.rpc import recommender_pb2_grpc as rpc
 from training.data.synthetic import SyntheticConfig, SyntheticData, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +81,123 @@ def redis_url() -> str:
         pytest.fail("Redis must run on 127.0.0.1:6379 (make redis)")
     client.flushdb()
     return url
+
+
+CLUSTER_PORTS = (7301, 7302, 7303)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real 3-master Redis Cluster on loopback ports, torn down after the session."""
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed for the Redis Cluster tests")
+    root = tmp_path_factory.mktemp("redis-cluster")
+    processes = []
+    for port in CLUSTER_PORTS:
+        folder = root / str(port)
+        folder.mkdir()
+        args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--save", "", "--appendonly", "no", "--dir", str(folder)]  # fmt: skip
+        processes.append(
+            subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    try:
+        for port in CLUSTER_PORTS:
+            client = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        nodes = [f"127.0.0.1:{p}" for p in CLUSTER_PORTS]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0",
+             "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        for _ in range(200):
+            info = redis.Redis(port=CLUSTER_PORTS[0]).cluster("info")
+            if info.get("cluster_state") == "ok":
+                break
+            time.sleep(0.05)
+        yield f"redis+cluster://127.0.0.1:{CLUSTER_PORTS[0]}"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Replica:
+    """``python -m service`` in a subprocess: a real, separate server process."""
+
+    def __init__(self, bundle, store: str, **env: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.grpc_port, self.http_port = free_port(), free_port()
+        args = [
+            sys.executable, "-m", "service", "--bundle", str(bundle), "--store", store,
+            "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
+        ]  # fmt: skip
+        environment = {**os.environ, "RECSERVE_TREND_REFRESH_S": "0.05", **env}
+        self.process = subprocess.Popen(
+            args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import time
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"replica exited: {self.process.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("replica did not become ready")
+
+    def stub(self) -> rpc.RecommenderStub:
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        return rpc.RecommenderStub(self.channel)
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(sig or signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+@pytest.fixture()
+def replicas():
+    started: list[Replica] = []
+
+    def spawn(bundle, store: str, **env: str) -> Replica:
+        replica = Replica(bundle, store, **env)
+        started.append(replica)
+        return replica
+
+    yield spawn
+    for replica in started:
+        replica.stop()

@@ -7,12 +7,18 @@ import pytest
 from service.store import open_store
 
 
-@pytest.fixture(params=["memory", "file", "redis"])
+@pytest.fixture(params=["memory", "file", "redis", "redis-cluster"])
 def store_url(request, tmp_path) -> str:
     if request.param == "memory":
         return "memory://"
     if request.param == "file":
         return f"file://{tmp_path / 'events'}"
+    if request.param == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster")
+        from service.store.redis import connect
+
+        connect(url).flushall()
+        return url
     return request.getfixturevalue("redis_url")
 
 

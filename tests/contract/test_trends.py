@@ -11,10 +11,16 @@ from service.trends import MemoryTrends, RedisTrends, TrendRefresher
 HOUR = 3600.0
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def trends(request):
     if request.param == "memory":
         return MemoryTrends(HOUR)
+    if request.param == "redis-cluster":
+        from service.store.redis import connect
+
+        client = connect(request.getfixturevalue("redis_cluster"))
+        client.flushall()
+        return RedisTrends(client, HOUR)
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     return RedisTrends(client, HOUR)
 
