@@ -11,6 +11,8 @@
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim AS build
+# Compilers for hnswlib's wheel; this stage is thrown away, so no pins.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
@@ -25,9 +27,11 @@ RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:${PYTHON_VERSION}-slim AS serve
 RUN useradd --create-home --uid 10001 recserve
 COPY --from=build /wheels /wheels
+# Only the wheels built above are reachable (--no-index), so no pins.
+# hadolint ignore=DL3013
 RUN python -m pip install --no-cache-dir --no-index --find-links /wheels recserve \
     && rm -rf /wheels
-USER recserve
+USER 10001
 WORKDIR /home/recserve
 ENV RECSERVE_HOST=0.0.0.0 \
     RECSERVE_GRPC_PORT=50051 \
@@ -36,13 +40,14 @@ ENV RECSERVE_HOST=0.0.0.0 \
     RECSERVE_STORE=file:///home/recserve/var
 EXPOSE 50051 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
 ENTRYPOINT ["recserve", "serve"]
 
 # GPU target: the same image with onnxruntime-gpu; the encoder picks the CUDA
 # provider at start-up when a GPU is visible (reported in /readyz and /metrics).
 FROM serve AS gpu
-USER root
+ARG ONNXRUNTIME_GPU_VERSION=1.31.1
+USER 0
 RUN python -m pip uninstall -y onnxruntime \
-    && python -m pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]"
-USER recserve
+    && python -m pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]==${ONNXRUNTIME_GPU_VERSION}"
+USER 10001

@@ -27,8 +27,21 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy service export training
 
-test: install redis lint ## the whole suite (what CI runs)
+test: install redis lint serving-image-check ## the whole suite (what CI runs)
 	$(VENV)/bin/pytest -q
+
+serving-image-check: install ## the Dockerfile's install steps without Docker: wheels -> clean venv, no torch
+	$(VENV)/bin/hadolint Dockerfile
+	rm -rf build/serve-wheels build/serve-venv
+	$(PY) -m pip wheel --quiet --no-cache-dir --wheel-dir build/serve-wheels .
+	$(PYTHON) -m venv build/serve-venv
+	build/serve-venv/bin/python -m pip install --quiet --no-cache-dir --no-index \
+		--find-links build/serve-wheels recserve
+	build/serve-venv/bin/recserve serve --help > /dev/null
+	build/serve-venv/bin/python -c "import sys, service.app; \
+		bad = {'torch', 'training'} & set(sys.modules); sys.exit(f'serving imports {bad}' if bad else 0)"
+	build/serve-venv/bin/python -c "import importlib.util as u, sys; \
+		sys.exit('torch in the serving image' if u.find_spec('torch') else 0)"
 
 demo: install ## synthetic data -> LED -> bundle -> server on the embedded store (Ctrl-C stops)
 	$(VENV)/bin/recserve demo
@@ -64,4 +77,4 @@ clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
 
 .PHONY: help install redis lint test demo bench-baselines bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving proto clean
+	bench-pretrain bench-serving proto serving-image-check clean
