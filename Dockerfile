@@ -2,8 +2,8 @@
 #
 #   docker build -t recserve .                      # CPU serving image
 #   docker build -t recserve:gpu --target gpu .     # onnxruntime-gpu (CUDA provider)
-#   docker run -p 50051:50051 -p 8000:8000 -v $PWD/bundles/led:/bundles/led:ro \
-#       -e RECSERVE_BUNDLE=/bundles/led recserve
+#   docker run -p 50051:50051 -p 8000:8000 -v $PWD/bundles/demo:/bundles/demo:ro \
+#       -e RECSERVE_BUNDLE=/bundles/demo recserve
 #
 # The install commands are the ones `make serving-image-check` runs in CI
 # (there is no Docker engine on CI): build wheels, install them into a clean

@@ -70,6 +70,10 @@ bench-pretrain: install ## PMI + randomized SVD on a 100K-item catalogue
 bench-serving: install ## stage latencies and gRPC throughput vs a do-nothing server (100K items)
 	$(PY) -m loadtest.benchmark --json reports/serving_benchmark.json
 
+loadtest: install redis ## locust, headless and bounded: REST + gRPC on the embedded and Redis stores
+	$(PY) -m loadtest.locust_run --stores file,redis://127.0.0.1:6379/14 --users 20 \
+		--duration 30 --max-requests 100000 --out reports/locust
+
 proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.proto
 	$(PY) protos/generate.py
 
@@ -77,4 +81,4 @@ clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
 
 .PHONY: help install redis lint test demo bench-baselines bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving proto serving-image-check clean
+	bench-pretrain bench-serving loadtest proto serving-image-check clean

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import random
+import time
 
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, between, events, task
 
 from loadtest import scenario
 
@@ -18,7 +19,9 @@ def _bound(environment, **_kwargs):  # type: ignore[no-untyped-def]
     scenario.count_and_stop(environment)
 
 
-class RestClient(HttpUser):
+class RestClient(FastHttpUser):
+    """REST client on locust's geventhttpclient (far cheaper per request than requests)."""
+
     wait_time = between(0.001, 0.01)
 
     def on_start(self) -> None:
@@ -56,8 +59,9 @@ class RestClient(HttpUser):
         item = scenario.Burst.item
         events_ = [{"user_id": f"burst-{k}", "item_id": item} for k in range(scenario.BURST_EVENTS)]
         self.client.post("/v1/events", json={"events": events_}, name="burst")
-        with self.client.get("/v1/trending", params={"k": 1}, name="burst check",
+        time.sleep(scenario.BURST_SETTLE_S)  # gevent-patched: other users keep running
+        with self.client.get("/v1/trending", params={"k": scenario.BURST_TOP}, name="burst check",
                              catch_response=True) as r:  # fmt: skip
             top = r.json()["items"]
-            if not top or top[0]["item_id"] != item:
-                r.failure(f"burst item {item} is not trending #1: {top}")
+            if item not in {entry["item_id"] for entry in top}:
+                r.failure(f"burst item {item} is not in the trending top {len(top)}: {top}")

@@ -50,7 +50,10 @@ def run_serve(args: argparse.Namespace) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ValueError(f"bad settings: {problems}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server = create_server(settings).start()
+    try:
+        server = create_server(settings).start()
+    except OSError as error:  # a port in use: say which, no traceback
+        raise ValueError(str(error)) from None
     print(
         f"recserve: serving {server.bundles.version} on gRPC {settings.host}:{server.grpc_port} "
         f"and HTTP http://{settings.host}:{server.http_port} (docs at /docs); Ctrl-C stops",

@@ -76,9 +76,12 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
         reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
-        port = server.add_insecure_port(self.address)
+        try:
+            port = server.add_insecure_port(self.address)
+        except RuntimeError:  # grpcio >= 1.60 raises instead of returning 0
+            port = 0
         if port == 0:
-            raise OSError(f"cannot bind gRPC to {self.address}")
+            raise OSError(f"grpc_port: cannot bind gRPC to {self.address} (port in use?)")
         await server.start()
         self._server = server
         return port
