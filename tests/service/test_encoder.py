@@ -46,3 +46,27 @@ def test_build_inputs_fills_each_input_kind():
     assert inputs["mask"].tolist() == [[1, 1], [1, 0]]
     assert inputs["age"].tolist() == [[10, 9], [8, 0]]
     assert inputs["items"].dtype == np.int64 and inputs["mask"].dtype == np.float32
+
+
+def test_encoder_reports_the_provider_it_runs_on_and_gpu_matches_cpu(led_bundle):
+    # CI has no GPU: there the CPU provider is chosen. With onnxruntime-gpu and
+    # a GPU the CUDA provider must be chosen and agree with the CPU session.
+    import json
+
+    import onnxruntime as ort
+    import pytest
+
+    from service.encoder import CPU, CUDA, Encoder, choose_providers
+
+    spec = json.loads((led_bundle / "manifest.json").read_text())["encoder"]
+    cpu = Encoder(led_bundle / "encoder.onnx", spec, providers=[CPU])
+    assert cpu.provider == CPU
+    assert choose_providers(prefer_gpu=False) == [CPU]
+    if CUDA not in ort.get_available_providers():
+        assert choose_providers() == [CPU]
+        pytest.skip("no onnxruntime CUDA provider here")
+    gpu = Encoder(led_bundle / "encoder.onnx", spec, providers=choose_providers())
+    assert gpu.provider == CUDA
+    batch = _batch([[1, 2, 3], [4], [5, 6, 7, 8, 9]])
+    now = np.full(3, 100.0)
+    np.testing.assert_allclose(gpu.encode(batch, now), cpu.encode(batch, now), atol=1e-4)
