@@ -75,6 +75,8 @@ class Server:
         self.service = RecommendationService(
             settings, self.store, self.trends, self.refresher, self.bundles, self.metrics
         )
+        self.servicer = RecommenderServicer(self.service, self.metrics)
+        self.bundles.on_load(self.servicer.prepare)
         self.http_app: FastAPI = build_http_app(self.service, self.bundles, self.metrics)
         self.grpc_port = 0
         self.http_port = 0
@@ -87,8 +89,7 @@ class Server:
         self.bundles.load()  # fail fast: a server without a valid bundle does not start
         self._rebuild_trends()
         self.refresher.start()
-        servicer = RecommenderServicer(self.service, self.metrics)
-        self._grpc = GrpcServer(servicer, f"{s.host}:{s.grpc_port}")
+        self._grpc = GrpcServer(self.servicer, f"{s.host}:{s.grpc_port}")
         self.grpc_port = self._grpc.start()
         try:
             sock = listen_socket(s.host, s.http_port)

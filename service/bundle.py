@@ -86,6 +86,10 @@ def verify(path: Path) -> Manifest:
     return manifest
 
 
+NO_CODES = np.zeros(0, dtype=np.int64)
+NO_CODES.setflags(write=False)
+
+
 @dataclass(frozen=True)
 class ItemTable:
     """External ids and category sets of the bundle's items, by row."""
@@ -119,6 +123,8 @@ class ItemTable:
         return np.fromiter(lookup, dtype=np.int64, count=len(item_ids))
 
     def category_codes(self, names: Sequence[str]) -> np.ndarray:
+        if not names:
+            return NO_CODES
         return np.array([self.category_code[n] for n in names], dtype=np.int64)
 
 

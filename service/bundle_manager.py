@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from service.bundle import Bundle, BundleError, resolve_bundle
@@ -31,6 +32,14 @@ class BundleManager:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._prepare: list[Callable[[Bundle], None]] = []
+
+    def on_load(self, prepare: Callable[[Bundle], None]) -> None:
+        """Run ``prepare(bundle)`` on every new bundle before it is swapped in (and on
+        the serving one now), so per-bundle caches are warm when it starts serving."""
+        self._prepare.append(prepare)
+        if self.current is not None:
+            prepare(self.current)
 
     def load(self, path: str | Path | None = None) -> Bundle:
         """Load ``path`` (default: the newest version under the source) and swap it in."""
@@ -38,6 +47,8 @@ class BundleManager:
             target = resolve_bundle(path or self.source)
             try:
                 bundle = Bundle.load(target, self.providers, self.threads)
+                for prepare in self._prepare:
+                    prepare(bundle)
             except BundleError as error:
                 self.last_error = str(error)
                 self.metrics.bundle_loads.labels("refused").inc()

@@ -37,6 +37,16 @@ def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return parse_or_flag
 
 
+def _serializer(serialize: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """A serializer that passes replies already written as bytes through
+    (``service.api.grpc_wire``) and serializes messages."""
+
+    def as_bytes(reply: Any) -> bytes:
+        return reply if type(reply) is bytes else serialize(reply)
+
+    return as_bytes
+
+
 def recommender_handler(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
     """Method handlers for every RPC of the proto's ``Recommender`` service."""
     service = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"]
@@ -47,7 +57,7 @@ def recommender_handler(servicer: RecommenderServicer) -> grpc.GenericRpcHandler
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=_lenient(request_type.FromString),
-            response_serializer=response_type.SerializeToString,
+            response_serializer=_serializer(response_type.SerializeToString),
         )
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
@@ -118,7 +128,7 @@ class GrpcServer:
         self.loop.close()
 
     async def _cancel_tasks(self) -> None:
-        """Cancel what is left on the loop (the batcher's worker) so nothing dangles."""
+        """Cancel what is left on the loop so nothing dangles."""
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
         for task in tasks:

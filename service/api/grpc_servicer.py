@@ -1,9 +1,10 @@
 """gRPC servicer of ``recserve.v1.Recommender`` (grpc.aio): proto <-> domain, nothing else.
 
-Recommend runs inline on the event loop: it is CPU-bound and short, and
-handing it to a thread cost more (GIL hand-offs) than it saved; measured, see
-README "Serving benchmark". The other calls run in a worker thread (they may
-wait on Redis or disk) so the event loop keeps serving.
+Recommend and SimilarItems run inline on the event loop: they are CPU-bound
+and short, and handing them to a thread cost more (GIL hand-offs) than it
+saved; measured, see README "Serving benchmark". Their replies are written as
+bytes from bundle rows (``service.api.grpc_wire``). The other calls run in a
+worker thread (they may wait on Redis or disk) so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
+from service.api.grpc_wire import ReplyWriter
+from service.bundle import Bundle
 from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
 from service.core.pipeline import RecommendationService
-from service.core.types import EventInput, Recommendations, RecommendRequest, ScoredItem
+from service.core.types import EventInput, RecommendRequest, ScoredItem
 from service.metrics import Metrics
 from service.rpc import recommender_pb2 as pb
 from service.rpc import recommender_pb2_grpc as rpc
 from service.store.base import StoredEvent
 
-T = TypeVar("T")
 MALFORMED = object()  # what the lenient deserializer returns for undecodable bytes
 
 CODES = {
@@ -58,29 +60,33 @@ def to_request(request: pb.RecommendRequest) -> RecommendRequest:
     )
 
 
-def to_reply(result: Recommendations) -> pb.RecommendResponse:
-    return pb.RecommendResponse(
-        items=_items(result.items),
-        model_version=result.model_version,
-        personalized=result.personalized,
-        fallback_reason=result.fallback_reason,
-    )
-
-
 class RecommenderServicer(rpc.RecommenderServicer):
     def __init__(self, service: RecommendationService, metrics: Metrics) -> None:
         self.service = service
         self.metrics = metrics
+        self.replies = ReplyWriter()
         self._requests: dict[tuple[str, str], Any] = {}
         self._latency: dict[str, Any] = {}
 
-    async def _call(self, method: str, request: Any, context: Any, work: Callable[[], Any]) -> Any:
+    def prepare(self, bundle: Bundle) -> None:
+        """Get ready to answer from ``bundle`` before it serves (BundleManager hook)."""
+        self.replies.prepare(bundle)
+
+    async def _call(
+        self,
+        method: str,
+        request: Any,
+        context: Any,
+        work: Callable[[Any], Any],
+        threaded: bool = False,
+    ) -> Any:
+        """Run ``work(request)`` inline or in a worker thread; errors become status codes."""
         start = time.perf_counter()
         outcome = "ok"
         try:
             if request is MALFORMED:
                 raise InvalidArgument("request", "not a valid protobuf message")
-            return await work()
+            return (await asyncio.to_thread(work, request)) if threaded else work(request)
         except ServiceError as error:
             outcome = type(error).__name__
             await context.abort(CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
@@ -99,54 +105,49 @@ class RecommenderServicer(rpc.RecommenderServicer):
         counter.inc()
         histogram.observe(seconds)
 
-    async def Recommend(self, request: Any, context: Any) -> Any:
-        async def work() -> pb.RecommendResponse:
-            return to_reply(self.service.recommend(to_request(request)))
+    # Each RPC: the wire types -> domain call -> the wire types (or bytes, see module doc).
 
-        return await self._call("Recommend", request, context, work)
+    async def Recommend(self, request: Any, context: Any) -> Any:
+        return await self._call("Recommend", request, context, self._recommend)
+
+    def _recommend(self, request: pb.RecommendRequest) -> bytes:
+        return self.replies.recommend(self.service.recommend(to_request(request)))
 
     async def RecordEvents(self, request: Any, context: Any) -> Any:
-        async def work() -> pb.RecordEventsResponse:
-            events = [
-                EventInput(
-                    e.user_id,
-                    e.item_id,
-                    e.timestamp if e.HasField("timestamp") else None,
-                    e.event_type,
-                    e.value if e.HasField("value") else None,
-                )
-                for e in request.events
-            ]
-            result = await asyncio.to_thread(self.service.record_events, events)
-            errors = [
-                pb.EventError(index=x.index, field=x.field, message=x.message)
-                for x in result.errors
-            ]
-            return pb.RecordEventsResponse(accepted=result.accepted, errors=errors)
+        return await self._call("RecordEvents", request, context, self._record, threaded=True)
 
-        return await self._call("RecordEvents", request, context, work)
+    def _record(self, request: pb.RecordEventsRequest) -> pb.RecordEventsResponse:
+        events = [
+            EventInput(
+                e.user_id,
+                e.item_id,
+                e.timestamp if e.HasField("timestamp") else None,
+                e.event_type,
+                e.value if e.HasField("value") else None,
+            )
+            for e in request.events
+        ]
+        result = self.service.record_events(events)
+        errors = [
+            pb.EventError(index=x.index, field=x.field, message=x.message) for x in result.errors
+        ]
+        return pb.RecordEventsResponse(accepted=result.accepted, errors=errors)
 
     async def GetUserHistory(self, request: Any, context: Any) -> Any:
-        async def work() -> pb.GetUserHistoryResponse:
-            events = await asyncio.to_thread(
-                self.service.user_history, request.user_id, request.limit
-            )
-            return pb.GetUserHistoryResponse(events=[_event(e) for e in events])
+        return await self._call("GetUserHistory", request, context, self._history, threaded=True)
 
-        return await self._call("GetUserHistory", request, context, work)
+    def _history(self, request: pb.GetUserHistoryRequest) -> pb.GetUserHistoryResponse:
+        events = self.service.user_history(request.user_id, request.limit)
+        return pb.GetUserHistoryResponse(events=[_event(e) for e in events])
 
     async def SimilarItems(self, request: Any, context: Any) -> Any:
-        async def work() -> pb.SimilarItemsResponse:
-            result = self.service.similar_items(request.item_id, request.k)
-            return pb.SimilarItemsResponse(
-                items=_items(result.items), model_version=result.model_version
-            )
+        return await self._call("SimilarItems", request, context, self._similar)
 
-        return await self._call("SimilarItems", request, context, work)
+    def _similar(self, request: pb.SimilarItemsRequest) -> bytes:
+        return self.replies.similar(self.service.similar_items(request.item_id, request.k))
 
     async def GetTrending(self, request: Any, context: Any) -> Any:
-        async def work() -> pb.GetTrendingResponse:
-            items = await asyncio.to_thread(self.service.trending, request.k)
-            return pb.GetTrendingResponse(items=_items(items))
+        return await self._call("GetTrending", request, context, self._trending, threaded=True)
 
-        return await self._call("GetTrending", request, context, work)
+    def _trending(self, request: pb.GetTrendingRequest) -> pb.GetTrendingResponse:
+        return pb.GetTrendingResponse(items=_items(self.service.trending(request.k)))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from service.bundle import ItemTable
 
 
 @dataclass(frozen=True)
@@ -30,20 +34,6 @@ class HistoryBatch:
 
     def user_of_event(self) -> np.ndarray:
         return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths)
-
-    @classmethod
-    def concat(cls, parts: list[HistoryBatch]) -> HistoryBatch:
-        """One batch holding the rows of ``parts`` in order."""
-        lengths = np.concatenate([p.lengths for p in parts])
-        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        return cls(
-            indptr,
-            np.concatenate([p.rows for p in parts]),
-            np.concatenate([p.timestamps for p in parts]),
-            np.concatenate([p.event_types for p in parts]),
-            np.concatenate([p.values for p in parts]),
-        )
 
     @classmethod
     def single(
@@ -82,10 +72,26 @@ class ScoredItem:
 
 @dataclass(frozen=True)
 class Recommendations:
-    items: list[ScoredItem]
+    """The answer as bundle rows and scores, best first; ``items`` spells it out.
+
+    Transports that can write rows directly (gRPC, ``service.api.grpc_wire``)
+    never build the per-item objects.
+    """
+
+    rows: np.ndarray  # (n,) int64 bundle rows
+    scores: np.ndarray  # (n,) float32
+    table: ItemTable  # the bundle's item table the rows index
     model_version: str
     personalized: bool
     fallback_reason: str = ""
+
+    @property
+    def items(self) -> list[ScoredItem]:
+        ids, cats = self.table.ids, self.table.row_categories
+        return [
+            ScoredItem(ids[r], s, cats[r])
+            for r, s in zip(self.rows.tolist(), self.scores.tolist(), strict=True)
+        ]
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,19 @@ import numpy as np
 
 from service.store.base import StoredEvent
 
+Candidates = tuple[np.ndarray, np.ndarray]  # item rows, best first, and their <q, x_j>
+
 
 @dataclass(frozen=True)
 class EncodedUser:
+    """A user as one bundle sees them (the cache key holds the bundle version)."""
+
     query: np.ndarray | None  # (D,) user vector; None when no event maps to a bundle item
-    seen: np.ndarray  # item rows in the history (never recommended back)
+    seen: np.ndarray  # item rows in the history (never recommended back), a blocked_set
     unknown: int  # events on items the bundle does not know
-    # HNSW candidates of ``query``, by (bundle version, how many): a pure function of
-    # the vector, filled on first use (a benign race at worst searches twice).
-    candidates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    # HNSW candidates of ``query`` by how many were asked for, with their model scores:
+    # a pure function of the vector, filled on first use (a race at worst searches twice).
+    candidates: dict[int, Candidates] = field(default_factory=dict)
 
 
 class UserVectorCache:

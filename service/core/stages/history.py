@@ -1,4 +1,4 @@
-"""Stage ``history``: users' recent events (``EventStore.recent_many``), mapped to item rows."""
+"""Stage ``history``: a user's recent events (``EventStore.recent``), mapped to item rows."""
 
 from __future__ import annotations
 

@@ -6,13 +6,21 @@ import numpy as np
 
 from service.bundle import ItemTable
 
+END = np.iinfo(np.int64).max  # closes every blocked set: larger than any row
+SMALL_POOL = 256  # up to this many candidates one sort beats a partition first
 
-def is_member(rows: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """(len(rows),) membership in a sorted array, by binary search (no sort of ``rows``)."""
-    if len(sorted_set) == 0:
-        return np.zeros(len(rows), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, rows), len(sorted_set) - 1)
-    return sorted_set[at] == rows
+
+def blocked_set(*parts: np.ndarray) -> np.ndarray:
+    """Sorted distinct rows closed by ``END``: the form ``is_member`` reads (made once
+    per encoded user, so a request pays for no sort)."""
+    rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return np.append(np.unique(rows.astype(np.int64)), END)
+
+
+def is_member(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+    """(len(rows),) membership in a ``blocked_set``, by binary search; the closing
+    ``END`` keeps every position in bounds."""
+    return blocked[np.searchsorted(blocked, rows)] == rows
 
 
 def allowed(
@@ -22,8 +30,8 @@ def allowed(
     include: np.ndarray,
     exclude: np.ndarray,
 ) -> np.ndarray:
-    """(len(rows),) mask: not ``blocked`` (sorted rows of seen or excluded items),
-    in an included category (if any), in no excluded one. ``include``/``exclude``
+    """(len(rows),) mask: not ``blocked`` (a ``blocked_set`` of seen or excluded
+    items), in an included category (if any), in no excluded one. ``include``/``exclude``
     are category codes of the bundle's vocabulary."""
     keep = ~is_member(rows, blocked)
     matrix = items.category_matrix
@@ -36,8 +44,9 @@ def allowed(
 
 def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best (row, score) pairs, best first; ties to the lower row."""
-    if len(rows) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        rows, scores = rows[part], scores[part]
-    order = np.lexsort((rows, -scores))
+    if len(rows) > max(k, SMALL_POOL):  # keep the k best and every tie of the k-th
+        kth = -np.partition(-scores, k - 1)[k - 1]
+        best = scores >= kth
+        rows, scores = rows[best], scores[best]
+    order = np.lexsort((rows, -scores))[:k]
     return rows[order], scores[order]
