@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,20 +36,6 @@ from service.metrics import Metrics
 from service.settings import Settings
 from service.store.base import EventStore, StoredEvent
 from service.trends import TrendRefresher, TrendStore
-
-
-@dataclass(frozen=True)
-class _TrendView:
-    """The trend snapshot laid over one bundle's rows, shared by every request until
-    the next snapshot."""
-
-    snapshot_at: float
-    bundle: Bundle
-    bias: np.ndarray  # (I,) trend term per row
-    rows: np.ndarray  # (T,) the trending candidates known to the bundle, most trending first
-    vectors: np.ndarray  # (T, D) their item vectors, contiguous
-    is_candidate: np.ndarray  # (I,) bool: row is in ``rows``
-
 
 MAX_ANN = 4096  # widest HNSW search before an exact scan
 
@@ -76,7 +61,7 @@ class RecommendationService:
         # in short bursts (onnxruntime, hnswlib); running it one request at a time
         # avoids a convoy of worker threads fighting for the GIL at every release.
         self._compute = threading.Lock()
-        self._view: _TrendView | None = None
+        self._view: tuple[float, Bundle, rescore.TrendView] | None = None
         self._null: tuple[str, EncodedUser] | None = None
         self._answers = {
             True: metrics.recommendations.labels("personalized"),
@@ -95,22 +80,20 @@ class RecommendationService:
             raise NotReady("no bundle loaded yet")
         return bundle
 
-    def _trend_view(self, bundle: Bundle) -> _TrendView:
+    def _trend_view(self, bundle: Bundle) -> rescore.TrendView:
+        """The current trend snapshot over ``bundle``, rebuilt when either changes."""
         snap = self.refresher.snapshot
-        view = self._view
-        if view is not None and view.snapshot_at == snap.taken_at and view.bundle is bundle:
-            return view
+        held = self._view
+        if held is not None and held[0] == snap.taken_at and held[1] is bundle:
+            return held[2]
         rows = bundle.items.rows(snap.item_ids)
         known = rows >= 0
         s = self.settings
-        bias = rescore.trend_bias(
-            bundle.manifest.item_count, rows[known], snap.counts[known], s.trend_beta, s.trend_alpha
-        )
-        top = rows[known][: s.trend_candidates]
-        is_candidate = np.zeros(bundle.manifest.item_count, dtype=bool)
-        is_candidate[top] = True
-        view = _TrendView(snap.taken_at, bundle, bias, top, bundle.vectors[top], is_candidate)
-        self._view = view  # benign race: concurrent builders produce equal views
+        view = rescore.TrendView.build(
+            bundle.vectors, rows[known], snap.counts[known], s.trend_candidates,
+            s.trend_beta, s.trend_alpha,
+        )  # fmt: skip
+        self._view = (snap.taken_at, bundle, view)  # a race at worst builds it twice
         self.metrics.trend_lag.set(max(0.0, time.time() - snap.taken_at))
         return view
 
@@ -168,49 +151,55 @@ class RecommendationService:
     def _candidates(
         self, bundle: Bundle, user: EncodedUser, query: np.ndarray, n: int
     ) -> Candidates:
-        """The user's n HNSW candidates with their exact model scores <q, x_j>. Both
-        depend on the query vector alone, so they are kept with the (cached) user and
-        the search runs only for a vector not seen before."""
+        """Of the user's n HNSW candidates (every item when n reaches the catalogue),
+        those not seen, with their exact model scores <q, x_j>. They depend on the
+        user alone, so they are kept with the (cached) user: the search, the seen
+        filter and the scoring run once per user vector (an exact scan of every item
+        is not kept: it would hold a catalogue-sized array per user)."""
         found = user.candidates.get(n)
         if found is None:
             with self.metrics.stage("retrieve"):
-                rows = retrieve.search(bundle, query, n)
-                found = user.candidates[n] = (rows, bundle.vectors[rows] @ query)
+                exhaustive = n >= bundle.manifest.item_count
+                rows = np.arange(n) if exhaustive else retrieve.search(bundle, query, n)
+                rows = rows[~select.is_member(rows, user.seen)]
+                found = (rows, bundle.vectors[rows] @ query)
+            if not exhaustive:
+                user.candidates[n] = found
         return found
 
     def _rank(
         self, bundle: Bundle, request: RecommendRequest, user: EncodedUser
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact scores of the HNSW candidates plus the trending items, filters, top k.
+        """Exact scores of the unseen HNSW candidates plus the trending items, the
+        request's exclusions and category filters, top k.
 
-        When filters or seen items leave fewer than k candidates, the search is
-        repeated four times wider, and past ``MAX_ANN`` an exact scan of every
-        item answers (counted in ``recserve_recommend_exhaustive_total``).
+        When those leave fewer than k items, the search is repeated four times
+        wider, and past ``MAX_ANN`` every item is scored (counted in
+        ``recserve_recommend_exhaustive_total``).
         """
         m, items, query = self.metrics, bundle.items, user.query
         assert query is not None  # the caller passes the null user rather than none
         count = bundle.manifest.item_count
         view = self._trend_view(bundle)
-        blocked = user.seen
-        if request.exclude_item_ids:
-            extra = items.rows(request.exclude_item_ids)
-            blocked = select.blocked_set(blocked[:-1], extra[extra >= 0])
-        include = items.category_codes(request.include_categories)
-        exclude = items.category_codes(request.exclude_categories)
-        wanted = request.k * self.settings.overfetch
+        filtered = bool(
+            request.exclude_item_ids or request.include_categories or request.exclude_categories
+        )
+        if filtered:
+            excluded = items.rows(request.exclude_item_ids)
+            excluded = select.blocked_set(excluded[excluded >= 0])
+            include = items.category_codes(request.include_categories)
+            exclude = items.category_codes(request.exclude_categories)
+        wanted = min(request.k * self.settings.overfetch, count)
         while True:
-            if wanted < count:
-                rows, model = self._candidates(bundle, user, query, wanted)
-            else:  # every item: a tiny catalogue, or filters left too few candidates
-                rows, model = np.arange(count), bundle.vectors @ query
+            rows, model = self._candidates(bundle, user, query, wanted)
             with m.stage("rescore"):
-                pool, scores = rescore.pool_scores(
-                    rows, model, view.rows, view.vectors, view.is_candidate, view.bias, query
-                )
+                pool, scores = rescore.pool_scores(view, rows, model, query, user.seen)
             with m.stage("select"):
-                keep = select.allowed(items, pool, blocked, include, exclude)
-                if keep.sum() >= request.k or wanted >= count:
-                    return select.top_k(pool[keep], scores[keep], request.k)
+                if filtered:
+                    keep = select.allowed(items, pool, excluded, include, exclude)
+                    pool, scores = pool[keep], scores[keep]
+                if len(pool) >= request.k or wanted == count:
+                    return select.top_k(pool, scores, request.k)
             wanted *= 4
             if wanted > MAX_ANN or wanted >= count:
                 m.exhaustive.inc()

@@ -14,7 +14,11 @@ index cannot know a sudden hit, ARCHITECTURE.md), each item once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from service.core.stages.select import is_member
 
 
 def trend_bias(
@@ -27,21 +31,46 @@ def trend_bias(
     return bias
 
 
+@dataclass(frozen=True)
+class TrendView:
+    """One trend snapshot laid over one bundle's rows; every request shares it until
+    the next snapshot."""
+
+    bias: np.ndarray  # (I,) float32 trend term per row
+    rows: np.ndarray  # (T,) the trending candidates, most trending first
+    vectors: np.ndarray  # (T, D) their item vectors, contiguous
+    not_trending: np.ndarray  # (I,) bool: row is not in ``rows``
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, rows: np.ndarray, counts: np.ndarray, top: int,
+        beta: float, alpha: float,
+    ) -> TrendView:  # fmt: skip
+        """From the snapshot's item ``rows`` (most trending first) and their ``counts``;
+        the first ``top`` become candidates."""
+        count = len(vectors)
+        candidates = rows[:top]
+        not_trending = np.ones(count, dtype=bool)
+        not_trending[candidates] = False
+        return cls(
+            trend_bias(count, rows, counts, beta, alpha),
+            candidates,
+            vectors[candidates],
+            not_trending,
+        )
+
+
 def pool_scores(
-    rows: np.ndarray,
-    model: np.ndarray,
-    trending: np.ndarray,
-    trending_vectors: np.ndarray,
-    is_trending: np.ndarray,
-    bias: np.ndarray,
-    query: np.ndarray,
+    view: TrendView, rows: np.ndarray, model: np.ndarray, query: np.ndarray, seen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pool (candidate ``rows`` with their model scores ``model`` = <q, x_j>,
-    plus the ``trending`` rows, whose vectors are ``trending_vectors``) and every
-    pool item's full score, model + trend term. ``is_trending`` is the (I,) mask of
-    ``trending``; candidates that are trending are taken once, from the trending side.
+    """The pool and every pool item's full score, model + trend term.
+
+    ``rows`` are the user's unseen HNSW candidates and ``model`` their <q, x_j>;
+    the view's trending items join them unless ``seen`` (a ``blocked_set``)
+    holds them. A candidate that is trending is taken once, from the trending side.
     """
-    fresh = ~is_trending[rows]
-    pool = np.concatenate((rows[fresh], trending))
-    scores = np.concatenate((model[fresh], trending_vectors @ query))
-    return pool, scores + bias[pool]
+    fresh = view.not_trending[rows]
+    unseen = ~is_member(view.rows, seen)
+    pool = np.concatenate((rows[fresh], view.rows[unseen]))
+    scores = np.concatenate((model[fresh], (view.vectors @ query)[unseen]))
+    return pool, scores + view.bias[pool]

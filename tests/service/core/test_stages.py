@@ -20,30 +20,40 @@ def test_blocked_set_membership_matches_python_sets():
     assert not select.is_member(np.array([0, 7]), select.blocked_set()).any()
 
 
-def test_pool_takes_every_candidate_and_trending_item_once_with_its_full_score():
+def test_trend_view_marks_the_top_trending_rows_and_biases_every_snapshot_item():
+    vectors = np.arange(24, dtype=np.float32).reshape(8, 3)
+    view = rescore.TrendView.build(
+        vectors, np.array([5, 1, 6]), np.array([9.0, 4.0, 1.0]), top=2, beta=0.5, alpha=1.0
+    )
+    assert view.rows.tolist() == [5, 1] and np.array_equal(view.vectors, vectors[[5, 1]])
+    assert view.not_trending.tolist() == [True, False, True, True, True, False, True, True]
+    expected = np.zeros(8)  # beta * log(alpha + 0)
+    expected[[5, 1, 6]] = 0.5 * np.log(1.0 + np.array([9.0, 4.0, 1.0]))
+    np.testing.assert_allclose(view.bias, expected, rtol=1e-6)
+
+
+def test_pool_takes_each_item_once_drops_seen_trending_items_and_scores_exactly():
     rng = np.random.default_rng(2)
     vectors = rng.normal(size=(30, 5)).astype(np.float32)
     query = rng.normal(size=5).astype(np.float32)
-    bias = rng.normal(size=30).astype(np.float32)
-    candidates = np.array([3, 9, 14, 20, 27])
-    trending = np.array([14, 2, 27, 8])  # two of them are candidates too
-    is_trending = np.zeros(30, dtype=bool)
-    is_trending[trending] = True
-    pool, scores = rescore.pool_scores(
-        candidates, vectors[candidates] @ query, trending, vectors[trending], is_trending,
-        bias, query,
-    )  # fmt: skip
-    assert sorted(pool.tolist()) == sorted({3, 9, 14, 20, 27, 2, 8})
-    np.testing.assert_allclose(scores, vectors[pool] @ query + bias[pool], rtol=1e-6)
+    counts = rng.uniform(1, 50, size=6)
+    trending = np.array([14, 2, 27, 8, 11, 4])  # 14 and 27 are candidates too
+    view = rescore.TrendView.build(vectors, trending, counts, top=5, beta=0.7, alpha=1.0)
+    candidates = np.array([3, 9, 14, 20, 27])  # unseen (the pipeline filtered them)
+    seen = select.blocked_set(np.array([8, 0]))
+    pool, scores = rescore.pool_scores(view, candidates, vectors[candidates] @ query, query, seen)
+    assert sorted(pool.tolist()) == [2, 3, 9, 11, 14, 20, 27]  # 8 seen; 4 is 6th, not top 5
+    np.testing.assert_allclose(scores, vectors[pool] @ query + view.bias[pool], rtol=1e-5)
+    assert view.bias[4] > view.bias[3]  # 4 is in the snapshot, only not a candidate
 
 
 def test_pool_without_trending_items_is_the_candidates():
     vectors = np.eye(4, dtype=np.float32)
-    pool, scores = rescore.pool_scores(
-        np.array([2, 0]), np.array([5.0, 1.0], np.float32), np.zeros(0, np.int64),
-        np.zeros((0, 4), np.float32), np.zeros(4, bool), np.zeros(4, np.float32), vectors[0],
-    )  # fmt: skip
-    assert pool.tolist() == [2, 0] and scores.tolist() == [5.0, 1.0]
+    view = rescore.TrendView.build(vectors, np.zeros(0, np.int64), np.zeros(0), 50, 0.3, 1.0)
+    model = np.array([5.0, 1.0], np.float32)
+    none_seen = select.blocked_set()
+    pool, scores = rescore.pool_scores(view, np.array([2, 0]), model, vectors[0], none_seen)
+    assert pool.tolist() == [2, 0] and scores.tolist() == model.tolist()
 
 
 @pytest.mark.parametrize("n", [5, 90, select.SMALL_POOL + 1, 2000])
