@@ -30,7 +30,7 @@ from service.core.types import (
     RecordResult,
     ScoredItem,
 )
-from service.core.user_cache import Candidates, EncodedUser, UserVectorCache
+from service.core.user_cache import EncodedUser, Pool, UserVectorCache
 from service.core.validation import check_count, check_id, check_recommend, validate_events
 from service.metrics import Metrics
 from service.settings import Settings
@@ -91,7 +91,7 @@ class RecommendationService:
         s = self.settings
         view = rescore.TrendView.build(
             bundle.vectors, rows[known], snap.counts[known], s.trend_candidates,
-            s.trend_beta, s.trend_alpha,
+            s.trend_beta, s.trend_alpha, held[2] if held and held[1] is bundle else None,
         )  # fmt: skip
         self._view = (snap.taken_at, bundle, view)  # a race at worst builds it twice
         self.metrics.trend_lag.set(max(0.0, time.time() - snap.taken_at))
@@ -148,23 +148,30 @@ class RecommendationService:
                 self.cache.put(key, user)
         return user if user.query is not None else None
 
-    def _candidates(
-        self, bundle: Bundle, user: EncodedUser, query: np.ndarray, n: int
-    ) -> Candidates:
-        """Of the user's n HNSW candidates (every item when n reaches the catalogue),
-        those not seen, with their exact model scores <q, x_j>. They depend on the
-        user alone, so they are kept with the (cached) user: the search, the seen
-        filter and the scoring run once per user vector (an exact scan of every item
-        is not kept: it would hold a catalogue-sized array per user)."""
-        found = user.candidates.get(n)
-        if found is None:
-            with self.metrics.stage("retrieve"):
-                exhaustive = n >= bundle.manifest.item_count
-                rows = np.arange(n) if exhaustive else retrieve.search(bundle, query, n)
+    def _pool(
+        self, bundle: Bundle, user: EncodedUser, query: np.ndarray, view: rescore.TrendView, n: int
+    ) -> Pool:
+        """The user's pool for n HNSW candidates (every item when n reaches the
+        catalogue): the unseen candidates and trending items, with their exact model
+        scores <q, x_j>. The candidates depend on the user alone and the pool on the
+        user and the trending set, so both are kept with the (cached) user: the search
+        runs once per user vector and the union once per trending set. Nothing
+        catalogue-sized is kept (an exact scan is redone when needed)."""
+        found = user.pools.get(n)
+        if found is not None and found[0] is view.rows:
+            return found
+        keep = n < bundle.manifest.item_count
+        with self.metrics.stage("retrieve"):
+            candidates = user.candidates.get(n)
+            if candidates is None:
+                rows = retrieve.search(bundle, query, n) if keep else np.arange(n)
                 rows = rows[~select.is_member(rows, user.seen)]
-                found = (rows, bundle.vectors[rows] @ query)
-            if not exhaustive:
-                user.candidates[n] = found
+                candidates = (rows, bundle.vectors[rows] @ query)
+                if keep:
+                    user.candidates[n] = candidates
+            found = (view.rows, *retrieve.pool(view, *candidates, query, user.seen))
+        if keep:
+            user.pools[n] = found
         return found
 
     def _rank(
@@ -191,9 +198,9 @@ class RecommendationService:
             exclude = items.category_codes(request.exclude_categories)
         wanted = min(request.k * self.settings.overfetch, count)
         while True:
-            rows, model = self._candidates(bundle, user, query, wanted)
+            _, pool, model = self._pool(bundle, user, query, view, wanted)
             with m.stage("rescore"):
-                pool, scores = rescore.pool_scores(view, rows, model, query, user.seen)
+                scores = rescore.with_trend(view, pool, model)
             with m.stage("select"):
                 if filtered:
                     keep = select.allowed(items, pool, excluded, include, exclude)

@@ -20,7 +20,8 @@ import numpy as np
 
 from service.store.base import StoredEvent
 
-Candidates = tuple[np.ndarray, np.ndarray]  # item rows, best first, and their <q, x_j>
+Candidates = tuple[np.ndarray, np.ndarray]  # item rows and their <q, x_j>
+Pool = tuple[np.ndarray, np.ndarray, np.ndarray]  # trending set it holds, rows, <q, x_j>
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class EncodedUser:
     query: np.ndarray | None  # (D,) user vector; None when no event maps to a bundle item
     seen: np.ndarray  # item rows in the history (never recommended back), a blocked_set
     unknown: int  # events on items the bundle does not know
-    # HNSW candidates of ``query`` by how many were asked for, with their model scores:
-    # a pure function of the vector, filled on first use (a race at worst searches twice).
+    # Unseen HNSW candidates of ``query`` by how many were searched, with their model
+    # scores: a pure function of the user, filled on first use.
     candidates: dict[int, Candidates] = field(default_factory=dict)
+    # The same united with the unseen trending items (``rescore.pool``), for the
+    # trending set named by its ``TrendView.rows`` array: rebuilt when that changes.
+    pools: dict[int, Pool] = field(default_factory=dict)
 
 
 class UserVectorCache:

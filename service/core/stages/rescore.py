@@ -8,8 +8,8 @@ model's probability by the item's exposure share adds its log). Counts of
 items outside the trend snapshot are taken as 0, so they all share the same
 (lowest) trend term and keep their model order.
 
-The pool is the HNSW candidates united with the trending items (the static
-index cannot know a sudden hit, ARCHITECTURE.md), each item once.
+``TrendView`` holds one snapshot's terms for every item and its top trending
+items, which ``retrieve.pool`` adds to the candidates.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from service.core.stages.select import is_member
 
 
 def trend_bias(
@@ -44,33 +42,22 @@ class TrendView:
     @classmethod
     def build(
         cls, vectors: np.ndarray, rows: np.ndarray, counts: np.ndarray, top: int,
-        beta: float, alpha: float,
+        beta: float, alpha: float, previous: TrendView | None = None,
     ) -> TrendView:  # fmt: skip
         """From the snapshot's item ``rows`` (most trending first) and their ``counts``;
-        the first ``top`` become candidates."""
+        the first ``top`` become candidates. When they are the ``previous`` view's
+        (same bundle), its arrays are kept, the very same objects, so what was
+        derived from the trending set stays valid (``rows`` is its identity)."""
         count = len(vectors)
         candidates = rows[:top]
+        bias = trend_bias(count, rows, counts, beta, alpha)
+        if previous is not None and np.array_equal(previous.rows, candidates):
+            return cls(bias, previous.rows, previous.vectors, previous.not_trending)
         not_trending = np.ones(count, dtype=bool)
         not_trending[candidates] = False
-        return cls(
-            trend_bias(count, rows, counts, beta, alpha),
-            candidates,
-            vectors[candidates],
-            not_trending,
-        )
+        return cls(bias, candidates, vectors[candidates], not_trending)
 
 
-def pool_scores(
-    view: TrendView, rows: np.ndarray, model: np.ndarray, query: np.ndarray, seen: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The pool and every pool item's full score, model + trend term.
-
-    ``rows`` are the user's unseen HNSW candidates and ``model`` their <q, x_j>;
-    the view's trending items join them unless ``seen`` (a ``blocked_set``)
-    holds them. A candidate that is trending is taken once, from the trending side.
-    """
-    fresh = view.not_trending[rows]
-    unseen = ~is_member(view.rows, seen)
-    pool = np.concatenate((rows[fresh], view.rows[unseen]))
-    scores = np.concatenate((model[fresh], (view.vectors @ query)[unseen]))
-    return pool, scores + view.bias[pool]
+def with_trend(view: TrendView, pool: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Full scores: model score plus the current trend term of every pool item."""
+    return model + view.bias[pool]

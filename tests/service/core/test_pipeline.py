@@ -91,6 +91,19 @@ def test_answers_carry_exact_scores_best_first_and_find_the_exact_top_k(make):
     assert overlap >= 0.95 * 10 * len(USERS)  # HNSW recall on the served top 10
 
 
+def test_scores_follow_every_new_snapshot_whether_or_not_the_trending_set_changed(make):
+    server = make(trend_candidates=3)
+    now = time.time()
+    _seed(server, now)
+    ids = server.bundles.current.items.ids
+    for item, n in ((ids[7], 50), (ids[7], 400), (ids[9], 20), (ids[11], 900)):
+        _burst(server, item, n)  # more of the same, a new member, a new leader
+        answer = _ask(server, "u2", now)
+        _, scores = _exact(server, "u2", now, 10)
+        np.testing.assert_allclose(answer.scores, scores[answer.rows], rtol=1e-5, atol=1e-5)
+        assert np.all(np.diff(answer.scores) <= 0)
+
+
 def test_the_cache_changes_nothing_but_cost_and_a_new_event_invalidates_it(make):
     cached, uncached = make(), make(user_cache_size=0)
     now = time.time()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.core.stages import rescore, select
+from service.core.stages import rescore, retrieve, select
 
 
 def test_blocked_set_membership_matches_python_sets():
@@ -32,6 +32,20 @@ def test_trend_view_marks_the_top_trending_rows_and_biases_every_snapshot_item()
     np.testing.assert_allclose(view.bias, expected, rtol=1e-6)
 
 
+def test_a_view_with_the_same_trending_set_keeps_its_arrays_and_takes_the_new_bias():
+    vectors = np.arange(24, dtype=np.float32).reshape(8, 3)
+
+    def build(rows, counts, previous=None):
+        return rescore.TrendView.build(vectors, np.array(rows), counts, 2, 0.5, 1.0, previous)
+
+    first = build([5, 1, 6], np.ones(3))
+    same = build([5, 1, 2], np.full(3, 7.0), first)  # same top 2, new counts, 2 for 6
+    moved = build([1, 6, 5], np.ones(3), same)
+    assert same.rows is first.rows and same.vectors is first.vectors
+    assert same.bias[5] > first.bias[5] and same.bias[2] > first.bias[2]
+    assert moved.rows is not same.rows and moved.rows.tolist() == [1, 6]
+
+
 def test_pool_takes_each_item_once_drops_seen_trending_items_and_scores_exactly():
     rng = np.random.default_rng(2)
     vectors = rng.normal(size=(30, 5)).astype(np.float32)
@@ -41,8 +55,10 @@ def test_pool_takes_each_item_once_drops_seen_trending_items_and_scores_exactly(
     view = rescore.TrendView.build(vectors, trending, counts, top=5, beta=0.7, alpha=1.0)
     candidates = np.array([3, 9, 14, 20, 27])  # unseen (the pipeline filtered them)
     seen = select.blocked_set(np.array([8, 0]))
-    pool, scores = rescore.pool_scores(view, candidates, vectors[candidates] @ query, query, seen)
+    pool, model = retrieve.pool(view, candidates, vectors[candidates] @ query, query, seen)
     assert sorted(pool.tolist()) == [2, 3, 9, 11, 14, 20, 27]  # 8 seen; 4 is 6th, not top 5
+    np.testing.assert_allclose(model, vectors[pool] @ query, rtol=1e-5)
+    scores = rescore.with_trend(view, pool, model)
     np.testing.assert_allclose(scores, vectors[pool] @ query + view.bias[pool], rtol=1e-5)
     assert view.bias[4] > view.bias[3]  # 4 is in the snapshot, only not a candidate
 
@@ -52,7 +68,7 @@ def test_pool_without_trending_items_is_the_candidates():
     view = rescore.TrendView.build(vectors, np.zeros(0, np.int64), np.zeros(0), 50, 0.3, 1.0)
     model = np.array([5.0, 1.0], np.float32)
     none_seen = select.blocked_set()
-    pool, scores = rescore.pool_scores(view, np.array([2, 0]), model, vectors[0], none_seen)
+    pool, scores = retrieve.pool(view, np.array([2, 0]), model, vectors[0], none_seen)
     assert pool.tolist() == [2, 0] and scores.tolist() == model.tolist()
 
 
