@@ -195,7 +195,7 @@ def main() -> None:
         "--concurrency", default="1,2,4", help="closed-loop callers, one run per level"
     )
     parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="best of N runs per server and level")
     parser.add_argument(
         "--no-cache", action="store_true", help="serve with the user-vector cache off"
     )

@@ -35,6 +35,8 @@ class HistoryPolicy:
 
 def cut_history(batch: HistoryBatch, policy: HistoryPolicy) -> HistoryBatch:
     """Apply the manifest's history policy, vectorised over the batch."""
+    if len(batch) == 1:  # one Recommend call: the same cut without per-user bookkeeping
+        return _cut_one(batch, policy)
     user = batch.user_of_event()
     index = np.arange(len(batch.rows))
     if policy.distinct_items and len(index):
@@ -51,6 +53,24 @@ def cut_history(batch: HistoryBatch, policy: HistoryPolicy) -> HistoryBatch:
     np.cumsum(lengths, out=indptr[1:])
     return HistoryBatch(
         indptr,
+        batch.rows[index],
+        batch.timestamps[index],
+        batch.event_types[index],
+        batch.values[index],
+    )
+
+
+def _cut_one(batch: HistoryBatch, policy: HistoryPolicy) -> HistoryBatch:
+    n = len(batch.rows)
+    index = np.arange(n)
+    if policy.distinct_items and n:
+        _, first_reversed = np.unique(batch.rows[::-1], return_index=True)
+        index = np.sort(n - 1 - first_reversed)
+    index = index[max(0, len(index) - policy.max_length) :]
+    if len(index) == n:
+        return batch
+    return HistoryBatch(
+        np.array([0, len(index)], dtype=np.int64),
         batch.rows[index],
         batch.timestamps[index],
         batch.event_types[index],

@@ -15,21 +15,40 @@ def _batch(histories):
 
 
 def _reference(history, policy):
+    """(position, item) pairs kept: each item's latest event if distinct, then the last N."""
     events = list(enumerate(history))
     if policy.distinct_items:
         latest = {item: pos for pos, item in events}
         events = [(pos, item) for pos, item in events if latest[item] == pos]
-    return [item for _, item in events][-policy.max_length :]
+    return events[-policy.max_length :]
 
 
-def test_cut_history_matches_a_loop():
+POLICIES = (HistoryPolicy(5, True), HistoryPolicy(5, False), HistoryPolicy(100, True))
+
+
+def test_cut_history_matches_a_loop_for_a_batch_of_users():
     rng = np.random.default_rng(0)
     histories = [list(rng.integers(0, 6, size=rng.integers(0, 12))) for _ in range(30)]
-    for policy in (HistoryPolicy(5, True), HistoryPolicy(5, False), HistoryPolicy(100, True)):
+    starts = np.cumsum([0] + [len(h) for h in histories])
+    for policy in POLICIES:
         cut = cut_history(_batch(histories), policy)
         for b, history in enumerate(histories):
-            got = cut.rows[cut.indptr[b] : cut.indptr[b + 1]].tolist()
-            assert got == _reference(history, policy)
+            part = slice(cut.indptr[b], cut.indptr[b + 1])
+            expected = _reference(history, policy)
+            assert cut.rows[part].tolist() == [item for _, item in expected]
+            assert cut.timestamps[part].tolist() == [starts[b] + pos for pos, _ in expected]
+
+
+def test_cut_history_of_one_user_matches_a_loop():
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        history = list(rng.integers(0, 6, size=rng.integers(0, 12)))
+        for policy in POLICIES:
+            cut = cut_history(_batch([history]), policy)
+            expected = _reference(history, policy)
+            assert cut.indptr.tolist() == [0, len(expected)]
+            assert cut.rows.tolist() == [item for _, item in expected]
+            assert cut.timestamps.tolist() == [pos for pos, _ in expected]
 
 
 def test_build_inputs_fills_each_input_kind():

@@ -7,14 +7,14 @@ import numpy as np
 from service.bundle import ItemTable
 
 END = np.iinfo(np.int64).max  # closes every blocked set: larger than any row
+CLOSE = np.array([END], dtype=np.int64)
 SMALL_POOL = 256  # up to this many candidates one sort beats a partition first
 
 
 def blocked_set(*parts: np.ndarray) -> np.ndarray:
     """Sorted distinct rows closed by ``END``: the form ``is_member`` reads (made once
     per encoded user, so a request pays for no sort)."""
-    rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return np.append(np.unique(rows.astype(np.int64)), END)
+    return np.unique(np.concatenate((*parts, CLOSE), dtype=np.int64))
 
 
 def is_member(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
