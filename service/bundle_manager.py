@@ -47,8 +47,7 @@ class BundleManager:
             target = resolve_bundle(path or self.source)
             try:
                 bundle = Bundle.load(target, self.providers, self.threads)
-                for prepare in self._prepare:
-                    prepare(bundle)
+                self._run_prepare(bundle)
             except BundleError as error:
                 self.last_error = str(error)
                 self.metrics.bundle_loads.labels("refused").inc()
@@ -62,6 +61,14 @@ class BundleManager:
             self.metrics.encoder_info.info({"provider": bundle.encoder.provider})
             log.info("serving bundle %s (%d items)", bundle.version, bundle.manifest.item_count)
             return bundle
+
+    def _run_prepare(self, bundle: Bundle) -> None:
+        for prepare in self._prepare:
+            try:
+                prepare(bundle)
+            except Exception as error:  # a hook's failure refuses the bundle, never the server
+                message = f"{bundle.path}: cannot be prepared for serving ({error})"
+                raise BundleError(message) from error
 
     @property
     def version(self) -> str:
