@@ -25,7 +25,7 @@ redis: ## make sure a Redis answers on 127.0.0.1:6379 (tests use it)
 lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy service export training
+	$(VENV)/bin/mypy bundle service export training
 
 test: install redis lint serving-image-check ## the whole suite (what CI runs)
 	$(VENV)/bin/pytest -q

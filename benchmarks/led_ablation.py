@@ -23,7 +23,7 @@ import numpy as np
 
 from training.data.readers import load_interactions
 from training.data.splits import split
-from training.evaluate import EvalConfig, evaluate
+from training.evaluate import EvalConfig, Validation, evaluate
 from training.registry import create
 from training.report import format_table
 from training.tuning import tune
@@ -65,7 +65,8 @@ def main() -> None:
         runs.setdefault("popularity", []).append({**pop, "seconds": 0.0})
         for name, params in variants.items():
             started = time.perf_counter()
-            model = create("led", **params).fit(parts.train, parts.valid)
+            model = create("led", **params)
+            model.fit(parts.train, Validation(parts.valid, data.n_items, model.validation_metric))
             result = evaluate(model, parts.test, data.n_items, config)
             result["seconds"] = time.perf_counter() - started
             result["ratio"] = result["recall@20"] / ease["recall@20"]

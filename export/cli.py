@@ -24,23 +24,22 @@ def add_export_parser(sub: Any) -> None:
 def run_export(args: argparse.Namespace) -> int:
     import time
 
+    from bundle.format import MANIFEST
+    from bundle.manifest import Manifest
     from export.writer import ExportConfig, write_bundle
-    from service.manifest import MANIFEST
     from training.checkpoint import load_checkpoint
 
     started = time.perf_counter()
     checkpoint = load_checkpoint(args.checkpoint)
     config = ExportConfig(target_recall=args.target_recall, threads=args.threads)
     out = write_bundle(checkpoint, args.out, config)
-    import json
-
-    manifest = json.loads((out / MANIFEST).read_text())
-    index = manifest["index"]
+    m = Manifest.from_json((out / MANIFEST).read_text())
     print(
-        f"bundle {out}: {manifest['item_count']} items, dim {manifest['dim']}, "
-        f"recall@10 {index['recall@10']:.3f}, recall@100 {index['recall@100']:.3f} "
-        f"(M={index['M']}, ef_construction={index['ef_construction']}), "
-        f"onnx-torch max error {manifest['checks']['onnx_vs_torch_max_abs_error']:.1e}, "
-        f"{time.perf_counter() - started:.1f} s"
+        f"bundle {out}: {m.model.kind}, {m.item_count} items, dim {m.dim}, "
+        f"recall@10 {m.index.recall_at_10:.3f}, recall@100 {m.index.recall_at_100:.3f} "
+        f"(M={m.index.M}, ef_construction={m.index.ef_construction}, "
+        f"ef_search={m.index.ef_search}), "
+        f"onnx-torch max error {m.checks['onnx_vs_torch_max_abs_error']:.1e}, "
+        f"trend beta {m.semantics.trend.beta:g}, {time.perf_counter() - started:.1f} s"
     )
     return 0

@@ -16,10 +16,11 @@ the vectors, so score = <[u, 1], [v, b]> is exactly what the index ranks.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
+from bundle.manifest import IndexInfo
 from export.errors import ExportError
 
 
@@ -72,7 +73,7 @@ def build_index(
     schedule: tuple[IndexParams, ...] = SCHEDULE,
     threads: int = 2,
     seed: int = 0,
-) -> tuple[object, dict[str, float | int | str]]:
+) -> tuple[object, IndexInfo]:
     """The first index in ``schedule`` with recall@10 >= ``target_recall``."""
     import hnswlib
 
@@ -100,8 +101,8 @@ def build_index(
                     break
             r100 = recall_at_k(index, queries, vectors, 100, params.ef_search)
             index.set_ef(params.ef_search)
-            info = {"space": "ip", **asdict(params), "recall@10": r10, "recall@100": r100}
-            info["queries"] = len(queries)
+            info = IndexInfo("ip", params.M, params.ef_construction, params.ef_search, r10, r100,
+                             len(queries))  # fmt: skip
             return index, info
     raise RecallError(
         f"HNSW recall@10 stayed below {target_recall} ({'; '.join(tried)}); "

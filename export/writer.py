@@ -2,17 +2,21 @@
 
 Steps (any failure leaves no bundle behind):
 
-1. ``items.npy``: the model's item vectors, bias folded in as the last column.
-2. ``index.hnsw``: HNSW over those vectors; recall@10 vs exact search on the
+1. ``items.npy``: the model's item vectors (bias folded in, as its semantics say).
+2. ``users.npy`` + ``users.tsv`` when the model has per-user parameters.
+3. ``index.hnsw``: HNSW over the item vectors; recall@10 vs exact search on the
    validation users' real vectors must reach the target (``index_build``).
-3. ``encoder.onnx``: the torch encoder exported; onnxruntime must match torch
-   (max abs error < ``tolerance``) on real validation histories, with inputs
-   built by the *server's* input builder, and must match the model's own
-   ``encode_user``, so what was checked is what will be served.
-4. ``items.tsv``: external id and metadata of every row.
-5. ``manifest.json`` with the SHA-256 of every file, written last; the folder
+4. ``encoder.onnx``: the model's export module; onnxruntime must match torch on
+   every output (max abs error < ``tolerance``) on real validation users, with
+   inputs built by ``bundle.inputs`` exactly as the server builds them (user
+   table rows read back from the written files), and must match the model's
+   own ``encode_user``, so what was checked is what will be served.
+5. ``semantics``: the model's cold-start and similar-items queries, and the
+   trend weight calibrated on the validation users (``calibrate``).
+6. ``items.tsv``: external id, categories, training count, metadata by row.
+7. ``manifest.json`` with the SHA-256 of every file, written last; the folder
    is built under a hidden temporary name and renamed into place in one step,
-   then loaded back with the server's loader as a final check.
+   then loaded back with ``bundle.loader`` (the server's loader) as a final check.
 
 A bundle is immutable: an existing ``out`` folder is never overwritten.
 """
@@ -27,16 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from bundle.encoder import CPU, Encoder
+from bundle.format import INDEX, ITEM_TABLE, ITEMS, MANIFEST, USER_TABLE, USERS, sha256
+from bundle.inputs import build_inputs
+from bundle.items import ItemTable
+from bundle.loader import Bundle
+from bundle.manifest import FileEntry, Manifest, ModelInfo, Semantics, UserTableSpec
+from bundle.users import UserTable
+from export.calibrate import calibrate_trend
 from export.errors import ExportError
 from export.index_build import build_index
 from export.onnx_export import export_onnx, torch_outputs
-from service.core.types import HistoryBatch
-from service.encoder import CPU, Encoder, build_inputs
-from service.manifest import ENCODER, INDEX, ITEM_TABLE, ITEMS, MANIFEST, Manifest, file_entry
 from training.checkpoint import Checkpoint
-from training.data.interactions import Sequences
 
 
 @dataclass(frozen=True)
@@ -45,23 +52,7 @@ class ExportConfig:
     tolerance: float = 1e-4
     max_check_users: int = 1000
     threads: int = 2
-
-
-def validation_histories(
-    checkpoint: Checkpoint, limit: int
-) -> tuple[Sequences, HistoryBatch, np.ndarray]:
-    """The checkpoint's real (non-empty) validation histories, for the model and as
-    the server sees them, with their query times."""
-    rows = np.flatnonzero(checkpoint.validation.lengths > 0)[:limit]
-    seqs = checkpoint.validation.take(rows)
-    batch = HistoryBatch(
-        seqs.indptr,
-        seqs.item.astype(np.int64),
-        seqs.timestamp,
-        seqs.event_type.astype(np.int64),
-        seqs.value,
-    )
-    return seqs, batch, checkpoint.validation_now[rows]
+    trend_metric: str = "ndcg@10"
 
 
 def write_bundle(
@@ -82,8 +73,6 @@ def write_bundle(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    from service.bundle import Bundle
-
     Bundle.load(out, providers=[CPU])  # the server's own loader accepts it
     return out
 
@@ -92,57 +81,93 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
     model = checkpoint.model
     vectors = np.ascontiguousarray(model.item_vectors(), dtype=np.float32)
     np.save(folder / ITEMS, vectors)
-    seqs, batch, now = validation_histories(checkpoint, config.max_check_users)
+    names = [ITEMS, INDEX, ITEM_TABLE]
+    users_spec, table = _write_users(checkpoint, folder)
+    if users_spec is not None:
+        names += [USERS, USER_TABLE]
+    rows = np.flatnonzero(checkpoint.validation.history.lengths > 0)[: config.max_check_users]
+    check = checkpoint.validation.take(rows)
     spec = model.encoder_spec()
-    inputs = build_inputs(spec, batch, now)
-    queries = model.encode_user(seqs, now)
+    context = None
+    if table is not None:  # the rows the server will read, by external user id
+        known = check.users >= 0
+        ids = np.where(known, checkpoint.users.ids[np.maximum(check.users, 0)], "")
+        context = table.context(np.where(known, table.rows(list(ids)), -1))
+    inputs = build_inputs(spec, check.history, check.now, context)
+    queries = model.encode_user(check.history, check.now, check.users)
     index, index_info = build_index(vectors, queries, config.target_recall, threads=config.threads)
     index.save_index(str(folder / INDEX))  # type: ignore[attr-defined]
     module = model.export_encoder()
-    export_onnx(module, spec, inputs, folder / ENCODER)
-    served = Encoder(folder / ENCODER, spec, providers=[CPU]).encode(batch, now)
-    parity = float(np.abs(served - torch_outputs(module, spec, inputs)).max())
-    agreement = float(np.abs(served - queries).max())
+    export_onnx(module, spec, inputs, folder / spec.file)
+    names.append(spec.file)
+    encoder = Encoder(folder / spec.file, spec, providers=[CPU])
+    served = encoder.run(check.history, check.now, context)
+    expected = torch_outputs(module, spec, inputs)
+    parity = max(float(np.abs(served[k] - expected[k]).max()) for k in expected)
+    agreement = float(np.abs(served[spec.user_output.name] - queries).max())
     if parity > config.tolerance:
         raise ExportError(f"onnxruntime differs from torch by {parity:.2e} > {config.tolerance}")
     if agreement > config.tolerance:
         raise ExportError(
             f"served user vectors differ from the model's encode_user by {agreement:.2e}: "
-            "the server's history policy does not match the model's"
+            "the inputs the server builds do not match the model's"
         )
+    cold, similar = model.semantics()
+    trend = calibrate_trend(
+        queries, vectors, check, checkpoint.validation_trends[rows],
+        checkpoint.trend_half_life, metric=config.trend_metric,
+    )  # fmt: skip
     _write_item_table(checkpoint, folder / ITEM_TABLE)
-    files = {name: file_entry(folder / name) for name in (ENCODER, ITEMS, INDEX, ITEM_TABLE)}
+    files = {
+        name: FileEntry(sha256(folder / name), (folder / name).stat().st_size) for name in names
+    }
     return Manifest(
         name=out.parent.name,
         version=out.name,
-        model={"kind": checkpoint.kind, "config": model.config_dict()},
+        model=ModelInfo(checkpoint.kind, model.config_dict()),
         dim=int(vectors.shape[1]),
         item_count=int(vectors.shape[0]),
-        encoder={**spec, "file": ENCODER},
+        encoder=spec,
         index=index_info,
-        event_types=list(checkpoint.event_types),
+        semantics=Semantics(cold, similar, trend),
+        event_types=tuple(checkpoint.event_types),
+        users=users_spec,
         offline_metrics=_offline_metrics(checkpoint),
         checks={
             "onnx_vs_torch_max_abs_error": parity,
             "served_vs_model_max_abs_error": agreement,
-            "histories_checked": len(batch),
+            "histories_checked": len(check),
         },
         files=files,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
 
 
+def _write_users(
+    checkpoint: Checkpoint, folder: Path
+) -> tuple[UserTableSpec | None, UserTable | None]:
+    vectors = checkpoint.model.user_table()
+    if vectors is None:
+        return None, None
+    ids = list(checkpoint.users.ids)
+    if len(ids) != len(vectors):
+        raise ExportError(f"user table has {len(vectors)} rows for {len(ids)} training users")
+    UserTable.write(folder, ids, vectors, USERS, USER_TABLE)
+    spec = UserTableSpec(len(ids), int(vectors.shape[1]), checkpoint.model.user_fallback())
+    return spec, UserTable.read(folder / USERS, folder / USER_TABLE, spec.count, spec.dim)
+
+
 def _write_item_table(checkpoint: Checkpoint, path: Path) -> None:
-    """``row, item_id, categories`` plus the data's other item columns."""
-    table = pd.DataFrame({"row": np.arange(len(checkpoint.items)), "item_id": checkpoint.items.ids})
+    """``row, item_id, categories, count`` plus the data's other item columns."""
+    n = len(checkpoint.items)
     features = checkpoint.item_features
-    table["categories"] = (
-        "" if features is None or "categories" not in features else features["categories"]
-    )
+    categories = [""] * n
+    extra: dict[str, Any] = {}
     if features is not None:
-        for column in features.columns.drop("categories", errors="ignore"):
-            table[column] = features[column].to_numpy()
-    table.to_csv(path, sep="\t", index=False)
+        if "categories" in features:
+            categories = features["categories"].fillna("").astype(str).tolist()
+        extra = {c: features[c].fillna("").astype(str).tolist() for c in features.columns}
+    ItemTable.write(path, list(checkpoint.items.ids), categories, checkpoint.item_counts, extra)
 
 
 def _offline_metrics(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -79,8 +79,8 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
         k: {"p50_us": float(np.percentile(v, 50)), "p99_us": float(np.percentile(v, 99))}
         for k, v in samples.items()
     }
-    n = min(len(samples[k]) for k in ("retrieve", "rescore", "select"))
-    search_rerank = samples["retrieve"][:n] + samples["rescore"][:n] + samples["select"][:n]
+    n = min(len(samples[k]) for k in ("retrieve", "score", "select"))
+    search_rerank = samples["retrieve"][:n] + samples["score"][:n] + samples["select"][:n]
     stages["search+rerank"] = {
         "p50_us": float(np.percentile(search_rerank, 50)),
         "p99_us": float(np.percentile(search_rerank, 99)),
@@ -89,11 +89,11 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
 
 
 def _history_batch(server: Server, user: int, now: float) -> tuple[Any, np.ndarray]:
-    from service.core.stages.history import to_batch
+    from service.core.stages.history import to_history
 
     events = server.store.recent(f"user-{user:05d}", HISTORY)
-    batch, _ = to_batch(server.bundles.current, events)
-    return batch, np.array([now])
+    history, _ = to_history(server.bundles.current, events)
+    return history, np.array([now])
 
 
 def _free_port() -> int:

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+from bundle.history import Sequences
 from export.writer import ExportConfig, write_bundle
 from training.checkpoint import Checkpoint
-from training.data.interactions import IdMap, Sequences
+from training.data.interactions import IdMap
+from training.data.splits import EvalSet
 from training.models.led import LED
 
 
@@ -63,6 +66,8 @@ def build_bundle(
     )
     hist = user_histories(cluster, 1000, history)
     validation = Sequences.from_lists([list(h) for h in hist])
+    targets = Sequences.from_lists([[int(h[0])] for h in hist])  # a held-out item each
+    n = len(hist)
     ids = IdMap(np.array([f"item-{k:06d}" for k in range(n_items)], dtype=object))
     features = pd.DataFrame({"categories": [f"topic-{c:03d}" for c in cluster]})
     checkpoint = Checkpoint(
@@ -70,10 +75,15 @@ def build_bundle(
         kind="led",
         model=model,
         items=ids,
+        users=IdMap(np.array([f"user-{k:05d}" for k in range(n)], dtype=object)),
+        item_counts=np.ones(n_items, dtype=np.int64),
         item_features=features,
         event_types=("view",),
-        validation=validation,
-        validation_now=np.full(len(hist), float(len(validation.item))),
+        validation=EvalSet(
+            np.arange(n), validation, targets, np.full(n, float(len(validation.item)))
+        ),
+        validation_trends=sp.csr_matrix((n, n_items)),
+        trend_half_life=3600.0,
         metrics={},
     )
     return write_bundle(checkpoint, out, ExportConfig(target_recall=0.95))

@@ -67,8 +67,8 @@ def add_demo_parser(sub: Any) -> None:
 
 def run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     """Parse ``argv`` and run the chosen subcommand, turning input errors into exit 2."""
+    from bundle.errors import BundleError
     from export.errors import ExportError
-    from service.bundle import BundleError
     from training.data.errors import DataFormatError
 
     args = parser.parse_args(argv)

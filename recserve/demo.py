@@ -38,18 +38,17 @@ def prepare(root: Path, seed: int) -> Path:
         write_recbole(generate(SyntheticConfig(seed=seed)).interactions, data_dir)
     if not (run_dir / "model.json").exists():
         print("2/3 training LED (PMI + randomized SVD, project fine-tuning, BPR) ...", flush=True)
-        from training.evaluate import EvalConfig, EvaluateJob
+        from training.evaluate import EvalConfig
+        from training.jobs.source import DataSource, SplitSpec
+        from training.jobs.train import TrainJob
 
-        EvaluateJob(
-            data=str(data_dir),
-            format="recbole",
-            protocol="user-holdout",
-            models=("led",),
+        TrainJob(
+            model="led",
+            source=DataSource(str(data_dir), "recbole"),
+            out=str(run_dir),
+            split=SplitSpec("user-holdout", seed),
+            params=DEMO_LED,
             eval=EvalConfig(ks=(10, 20, 50)),
-            model_params={"led": DEMO_LED},
-            json_path=str(run_dir / "metrics.json"),
-            tune=False,
-            checkpoint_dir=str(run_dir),
         ).run()
     if not (bundle / "manifest.json").exists():
         print("3/3 exporting the bundle (ONNX encoder + HNSW index, self-checked) ...", flush=True)

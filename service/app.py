@@ -16,11 +16,11 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from bundle.encoder import choose_providers
 from service.api.grpc_servicer import RecommenderServicer
 from service.api.http import build_http_app
 from service.bundle_manager import BundleManager
 from service.core.pipeline import RecommendationService
-from service.encoder import choose_providers
 from service.grpc_server import GrpcServer
 from service.metrics import Metrics
 from service.settings import Settings

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from service.bundle import Bundle, BundleError, resolve_bundle
+from bundle.errors import BundleError
+from bundle.loader import Bundle, resolve_bundle
 from service.metrics import Metrics
 
 log = logging.getLogger("recserve.bundles")

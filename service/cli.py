@@ -27,7 +27,11 @@ def add_serve_parser(sub: Any) -> None:
     parser.add_argument("--grpc-port", type=int, help="default 50051")
     parser.add_argument("--http-port", type=int, help="default 8000")
     parser.add_argument("--watch-bundles", type=float, dest="watch_bundles_s", help="poll seconds")
-    parser.add_argument("--trend-beta", type=float, help="weight of the trend bias (default 0.3)")
+    parser.add_argument(
+        "--trend-beta",
+        type=float,
+        help="weight of the trend bias (default: the bundle's calibrated beta)",
+    )
     parser.add_argument("--trend-half-life", type=float, dest="trend_half_life_s", help="seconds")
     parser.set_defaults(func=run_serve)
 

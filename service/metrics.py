@@ -7,8 +7,7 @@ process (tests) without clashing.
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -84,29 +83,15 @@ class Metrics:
         self.encoder_info = Info("recserve_encoder", "Encoder execution provider", registry=r)
         # Raw stage timings, kept only when a benchmark sets this to {} (never in production).
         self.samples: dict[str, list[float]] | None = None
-        self._stages: dict[str, Any] = {}
 
-    def stage(self, name: str) -> _StageTimer:
-        """``with metrics.stage("search"): ...`` times the block into the stage histogram."""
-        child = self._stages.get(name)
-        if child is None:
-            child = self._stages[name] = self.stage_seconds.labels(name)
-        return _StageTimer(self, name, child)
+    def stage_timer(self, name: str) -> Callable[[float], None]:
+        """``timer(seconds)`` records one run of stage ``name`` into the stage histogram
+        (and into ``samples`` when a benchmark collects them)."""
+        child = self.stage_seconds.labels(name)
 
+        def observe(seconds: float) -> None:
+            child.observe(seconds)
+            if self.samples is not None:
+                self.samples.setdefault(name, []).append(seconds)
 
-class _StageTimer:
-    """A context manager cheaper than ``@contextmanager`` (it runs on every request)."""
-
-    __slots__ = ("child", "metrics", "name", "start")
-
-    def __init__(self, metrics: Metrics, name: str, child: Any) -> None:
-        self.metrics, self.name, self.child = metrics, name, child
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *_: object) -> None:
-        elapsed = time.perf_counter() - self.start
-        self.child.observe(elapsed)
-        if self.metrics.samples is not None:
-            self.metrics.samples.setdefault(self.name, []).append(elapsed)
+        return observe

@@ -31,8 +31,15 @@ class Settings(BaseSettings):
 
     overfetch: int = Field(4, ge=1, le=100, description="HNSW candidates = k * overfetch")
     trend_candidates: int = Field(50, ge=0, le=10_000, description="top trending items added")
-    trend_beta: float = Field(0.3, ge=0, description="score += beta * log(decayed count + alpha)")
-    trend_alpha: float = Field(1.0, gt=0, description="pseudo-count smoothing of the trend share")
+    trend_beta: float | None = Field(
+        None,
+        ge=0,
+        description="score += beta * log(decayed count + alpha); default: the bundle's "
+        "calibrated beta (on that model's score scale)",
+    )
+    trend_alpha: float | None = Field(
+        None, gt=0, description="pseudo-count smoothing of the trend share; default: the bundle's"
+    )
     trend_half_life_s: float = Field(3600.0, gt=0)
     trend_refresh_s: float = Field(0.25, gt=0, description="how often the trend snapshot refreshes")
 

@@ -34,28 +34,31 @@ def ml100k() -> Path:
 TINY_LED = {"dim": 16, "max_epochs": 8, "lr": 0.02, "eval_every": 2, "negatives": 100}
 
 
+def train_checkpoint(root: Path, log: SyntheticData, model: str, params: dict, **job) -> Path:
+    """Train ``model`` on ``log`` as `recserve train` does; returns the checkpoint folder."""
+    from training.data.synthetic import write_recbole
+    from training.evaluate import EvalConfig
+    from training.jobs.source import DataSource, SplitSpec
+    from training.jobs.train import TrainJob
+
+    folder = write_recbole(log.interactions, root / "data")
+    TrainJob(
+        model=model,
+        source=DataSource(str(folder), "recbole"),
+        out=str(root / "run"),
+        split=job.pop("split", SplitSpec("user-holdout")),
+        params=params,
+        eval=EvalConfig(ks=(10, 50)),
+        progress=False,
+        **job,
+    ).run()
+    return root / "run"
+
+
 @pytest.fixture(scope="session")
 def led_checkpoint(tmp_path_factory, small_log) -> Path:
     """A small LED trained on the synthetic log, saved as `recserve train` does."""
-    from training.data.synthetic import write_recbole
-    from training.evaluate import EvalConfig, EvaluateJob
-
-    root = tmp_path_factory.mktemp("led")
-    folder = write_recbole(small_log.interactions, root / "demo")
-    job = EvaluateJob(
-        data=str(folder),
-        format="recbole",
-        protocol="user-holdout",
-        models=("led",),
-        eval=EvalConfig(ks=(10, 50)),
-        model_params={"led": TINY_LED},
-        json_path=str(root / "run" / "metrics.json"),
-        progress=False,
-        tune=False,
-        checkpoint_dir=str(root / "run"),
-    )
-    job.run()
-    return root / "run"
+    return train_checkpoint(tmp_path_factory.mktemp("led"), small_log, "led", TINY_LED)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@ Kept free of heavy imports: each ``run_*`` imports what it needs, so
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from training.jobs.source import DataSource, SplitSpec
 
 DEFAULT_MODELS = "popularity,recent-popularity,last-item,itemknn,ease"
 
@@ -130,15 +132,30 @@ def add_evaluate_parser(sub: Any) -> None:
     parser.set_defaults(func=run_evaluate)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def source_of(args: argparse.Namespace) -> DataSource:
     from training.data.readers import ColumnMap
-    from training.evaluate import EvalConfig, EvaluateJob, parse_model_params
+    from training.jobs.source import DataSource
+
+    return DataSource(
+        args.data, args.format, ColumnMap.parse(args.columns), args.sep, args.min_value
+    )
+
+
+def split_of(args: argparse.Namespace) -> SplitSpec:
+    from training.jobs.source import SplitSpec
+
+    return SplitSpec(args.protocol, args.seed, split_params(args.split_param))
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import EvalConfig
+    from training.jobs.evaluate import EvaluateJob
+    from training.jobs.source import parse_model_params
 
     job = EvaluateJob(
-        data=args.data,
-        format=args.format,
-        protocol=args.protocol,
+        source=source_of(args),
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        split=split_of(args),
         eval=EvalConfig(
             ks=args.k,
             exclude_seen=not args.keep_seen,
@@ -146,11 +163,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
             gamma=args.gamma,
             seed=args.seed,
         ),
-        columns=ColumnMap.parse(args.columns),
-        sep=args.sep,
-        min_value=args.min_value,
-        seed=args.seed,
-        split_params=split_params(args.split_param),
         model_params=parse_model_params(args.param),
         json_path=args.json,
         progress=not args.no_progress,
@@ -164,12 +176,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def add_train_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "train",
-        help="train one model (e.g. led), evaluate it and write a checkpoint for export",
+        help="train one servable model (led, predictor, attrec) and write a checkpoint",
         description="Split the log, train MODEL on the training part with early stopping on "
         "the validation users, report test metrics, and write a checkpoint folder "
-        "(model, id map, item metadata, validation histories, metrics.json).",
+        "(model, id maps, item metadata, validation users, metrics.json) for `recserve "
+        "export`. Only models that can be served are accepted. --param max_epochs=N bounds "
+        "the training of every model; nested names work too (train.lr=0.01).",
     )
-    parser.add_argument("model", help="registered model name, e.g. led")
+    parser.add_argument("model", help="a servable model: led, predictor or attrec")
     add_data_arguments(parser)
     add_split_arguments(parser)
     parser.set_defaults(protocol="user-holdout")
@@ -181,7 +195,14 @@ def add_train_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="one hyper-parameter, e.g. dim=128 or loss=css (repeatable; beats --config)",
+        help="one hyper-parameter, e.g. dim=128, loss=css, max_epochs=5 "
+        "(repeatable; beats --config)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default=None,
+        help="where torch trains (default auto: CUDA when available, else CPU)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=run_train)
@@ -191,33 +212,28 @@ def run_train(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from training.data.readers import ColumnMap
-    from training.evaluate import EvalConfig, EvaluateJob, parse_model_params
+    from training.evaluate import EvalConfig
+    from training.jobs.source import parse_value
+    from training.jobs.train import TrainJob
 
     params: dict[str, Any] = {}
     if args.config:
         params.update(json.loads(Path(args.config).read_text()))
-    specs = [p if p.startswith(f"{args.model}.") else f"{args.model}.{p}" for p in args.param]
-    params.update(parse_model_params(specs).get(args.model, {}))
-    out = Path(args.out)
-    job = EvaluateJob(
-        data=args.data,
-        format=args.format,
-        protocol=args.protocol,
-        models=(args.model,),
+    for spec in args.param:
+        name, sep, raw = spec.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--param {spec!r}: expected NAME=VALUE, e.g. dim=128")
+        params[name.removeprefix(f"{args.model}.")] = parse_value(raw)
+    TrainJob(
+        model=args.model,
+        source=source_of(args),
+        out=args.out,
+        split=split_of(args),
+        params=params,
+        device=args.device,
         eval=EvalConfig(ks=args.k, seed=args.seed),
-        columns=ColumnMap.parse(args.columns),
-        sep=args.sep,
-        min_value=args.min_value,
-        seed=args.seed,
-        split_params=split_params(args.split_param),
-        model_params={args.model: params},
-        json_path=str(out / "metrics.json"),
         progress=not args.no_progress,
-        tune=False,
-        checkpoint_dir=str(out),
-    )
-    job.run()
+    ).run()
     return 0
 
 
@@ -255,14 +271,3 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{stats['items']} items, types {stats['event_types']}"
     )
     return 0
-
-
-def main_evaluate(argv: list[str] | None = None) -> int:
-    """``python -m training.evaluate``: the evaluate subcommand on its own."""
-    from recserve.cli import run_command
-
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_evaluate_parser(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return run_command(parser, ["evaluate", *argv])

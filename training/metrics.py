@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 
 METRICS_AT_K = ("ndcg", "hr", "recall", "precision", "pcc", "coverage")
 

@@ -49,8 +49,31 @@ def available() -> list[str]:
     return sorted(set(_REGISTRY) | set(_LAZY))
 
 
-def create(name: str, **params: Any) -> Recommender:
+def model_class(name: str) -> type[Recommender]:
     _load(name)
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}")
-    return _REGISTRY[name](**params)
+    return _REGISTRY[name]
+
+
+def create(name: str, **params: Any) -> Recommender:
+    return model_class(name)(**params)
+
+
+def servable() -> list[str]:
+    """The models that can be exported and served (retrieval models; needs torch)."""
+    from training.models.base import RetrievalModel
+
+    names = available()
+    return [n for n in names if issubclass(model_class(n), RetrievalModel)]
+
+
+def check_servable(name: str) -> None:
+    """Refuse, before any work, a model that ``recserve export`` could not serve."""
+    from training.models.base import RetrievalModel
+
+    if not issubclass(model_class(name), RetrievalModel):
+        raise ValueError(
+            f"model {name!r} cannot be served (it is an evaluation baseline); "
+            f"models that can: {', '.join(servable())}"
+        )

@@ -2,7 +2,7 @@
 
 ``fit_with_early_stopping`` runs epochs of ``step(rows, rng) -> loss`` over a
 shuffled table of ``n_rows`` training rows, scores the validation users every
-``eval_every`` epochs with ``evaluate``, keeps the best parameters and stops
+``eval_every`` epochs with the injected ``validate``, keeps the best parameters and stops
 after ``patience`` evaluations without improvement (LED appendix 9.2 selects
 the checkpoint with the best validation NDCG@100).
 """
@@ -19,15 +19,39 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+DEVICES = ("auto", "cpu", "cuda")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The optimisation loop shared by every torch model (nested as ``<model>.train``)."""
+
     lr: float = 1e-3
     batch_size: int = 512
     max_epochs: int = 200
     eval_every: int = 1
     patience: int = 10
+    eval_metric: str = "ndcg@10"  # validation metric for early stopping
+    optimizer: str = "adam"  # adam | adagrad
     seed: int = 0
+    device: str = "auto"  # auto: CUDA when available, else CPU
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "adagrad"):
+            raise ValueError(f"optimizer must be adam or adagrad, got {self.optimizer!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if min(self.batch_size, self.max_epochs, self.eval_every, self.patience) < 1:
+            raise ValueError("batch_size, max_epochs, eval_every and patience must be >= 1")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when torch sees a GPU, else CPU; ``cuda`` without one is refused."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
 
 
 @dataclass
@@ -39,29 +63,40 @@ class TrainLog:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+@dataclass
+class Plan:
+    """What a model hands the loop: the module, how many training rows an epoch
+    shuffles, the loss of a batch of rows, and optional extras."""
+
+    module: torch.nn.Module
+    n_rows: int
+    step: Callable[[np.ndarray, np.random.Generator], torch.Tensor]
+    param_groups: list[dict[str, Any]] | None = None  # per-parameter learning rates
+    after_step: Callable[[], None] | None = None  # e.g. norm clipping (AttRec eq. 12)
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
+
+
 def fit_with_early_stopping(
-    module: torch.nn.Module,
-    n_rows: int,
-    step: Callable[[np.ndarray, np.random.Generator], torch.Tensor],
+    plan: Plan,
     validate: Callable[[], float] | None,
     config: TrainConfig,
     progress: bool = False,
     desc: str = "train",
-    param_groups: list[dict[str, Any]] | None = None,
 ) -> TrainLog:
-    """Train ``module`` in place; on return it holds the best validated parameters.
+    """Train ``plan.module`` in place; on return it holds the best validated parameters.
 
     The untrained module is validated first (epoch 0), so a pre-trained start
-    that training cannot improve on is kept rather than lost. ``param_groups``
-    gives per-parameter learning rates (default: every trainable parameter at
-    ``config.lr``).
+    that training cannot improve on is kept rather than lost.
     """
-    if n_rows < 1:
-        raise ValueError("no training rows (every user has fewer than 2 items?)")
+    module = plan.module
+    if plan.n_rows < 1:
+        raise ValueError("no training rows (every user has too few events?)")
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    groups = param_groups or [{"params": [p for p in module.parameters() if p.requires_grad]}]
-    optimizer = torch.optim.Adam(groups, lr=config.lr)
+    groups = plan.param_groups or [{"params": [p for p in module.parameters() if p.requires_grad]}]
+    optimizer = OPTIMIZERS[config.optimizer](groups, lr=config.lr)
     log = TrainLog()
     best_state = copy.deepcopy(module.state_dict())
     waited = 0
@@ -74,13 +109,15 @@ def fit_with_early_stopping(
     bar = tqdm(total=config.max_epochs, desc=desc, disable=not progress)
     for epoch in range(1, config.max_epochs + 1):
         module.train()
-        order = rng.permutation(n_rows)
+        order = rng.permutation(plan.n_rows)
         losses = []
-        for start in range(0, n_rows, config.batch_size):
-            loss = step(order[start : start + config.batch_size], rng)
+        for start in range(0, plan.n_rows, config.batch_size):
+            loss = plan.step(order[start : start + config.batch_size], rng)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if plan.after_step is not None:
+                plan.after_step()
             losses.append(float(loss.detach()))
         log.epochs = epoch
         entry = {"epoch": float(epoch), "loss": float(np.mean(losses))}

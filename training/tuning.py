@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from training.data.splits import Split
-from training.evaluate import EvalConfig, evaluate
+from training.evaluate import EvalConfig, Validation, evaluate
 from training.models.base import Recommender
 from training.registry import create
 
@@ -59,7 +59,9 @@ def tune(
     best: tuple[float, Recommender, dict[str, Any]] | None = None
     trials = []
     for params in candidates:
-        model = create(name, **params).fit(parts.train, parts.valid)
+        model = create(name, **params)
+        validation = Validation(parts.valid, n_items, model.validation_metric, config, counts)
+        model.fit(parts.train, validation)
         if len(candidates) == 1:
             return TuningResult(model, params, metric, [])
         value = evaluate(model, parts.valid, n_items, valid_config, counts)[metric]

@@ -16,8 +16,8 @@ from typing import Any
 
 import grpc
 
+from bundle.loader import Bundle
 from service.api.grpc_wire import ReplyWriter
-from service.bundle import Bundle
 from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
 from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, RecommendRequest, ScoredItem

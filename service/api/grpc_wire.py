@@ -18,7 +18,8 @@ import struct
 import threading
 from collections import OrderedDict
 
-from service.bundle import Bundle, ItemTable
+from bundle.items import ItemTable
+from bundle.loader import Bundle
 from service.core.types import Recommendations
 from service.rpc import recommender_pb2 as pb
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bundle.errors import BundleError
 from service.api import schemas as s
-from service.bundle import BundleError
 from service.bundle_manager import BundleManager
 from service.core.errors import InvalidArgument, NotFound, NotReady
 from service.core.pipeline import RecommendationService

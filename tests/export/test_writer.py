@@ -4,16 +4,17 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from bundle.format import sha256
 from export.errors import ExportError
 from export.index_build import RecallError
 from export.writer import ExportConfig, write_bundle
-from service.manifest import sha256
 from training.checkpoint import load_checkpoint
 
 
 def test_bundle_has_every_file_with_its_checksum(led_bundle):
     manifest = json.loads((led_bundle / "manifest.json").read_text())
     assert set(manifest["files"]) == {"encoder.onnx", "items.npy", "index.hnsw", "items.tsv"}
+    assert manifest["format_version"] == 2
     for name, entry in manifest["files"].items():
         assert sha256(led_bundle / name) == entry["sha256"]
         assert (led_bundle / name).stat().st_size == entry["bytes"]
@@ -21,13 +22,14 @@ def test_bundle_has_every_file_with_its_checksum(led_bundle):
     assert manifest["name"] == "led" and manifest["version"] == "1"
     assert manifest["dim"] == 17 and manifest["item_count"] == 200
     assert manifest["offline_metrics"]["results"]["recall@10"] >= 0
+    assert manifest["users"] is None  # LED has no per-user parameters
     assert manifest["offline_metrics"]["protocol"] == "user-holdout"
 
 
 def test_index_recall_against_exact_search_is_recorded_and_high(led_bundle):
     index = json.loads((led_bundle / "manifest.json").read_text())["index"]
-    assert index["recall@10"] >= 0.95
-    assert 0 < index["recall@100"] <= 1
+    assert index["recall_at_10"] >= 0.95
+    assert 0 < index["recall_at_100"] <= 1
     assert index["space"] == "ip" and index["queries"] > 10
 
 
@@ -54,10 +56,10 @@ def test_onnx_encoder_matches_torch_for_any_batch_and_history_length(led_bundle,
 
 def test_items_tsv_carries_ids_and_categories(led_bundle, small_log):
     lines = (led_bundle / "items.tsv").read_text().splitlines()
-    assert lines[0].split("\t")[:3] == ["row", "item_id", "categories"]
+    assert lines[0].split("\t")[:4] == ["row", "item_id", "categories", "count"]
     first = lines[1].split("\t")
     assert first[0] == "0" and first[1] == small_log.interactions.items.ids[0]
-    assert first[2].startswith("cat-")
+    assert first[2].startswith("cat-") and int(first[3]) > 0
 
 
 def test_an_existing_bundle_is_never_overwritten(led_bundle, led_checkpoint):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.bundle import BundleError
+from bundle.errors import BundleError
 from service.bundle_manager import BundleManager
 from service.metrics import Metrics
 

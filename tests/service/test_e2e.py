@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service.core.types import HistoryBatch
+from bundle.history import Sequences
 from service.rpc import recommender_pb2 as pb
 
 
@@ -61,7 +61,7 @@ def test_category_filters_hold_even_when_they_empty_the_candidate_pool(stub, ser
     bundle = server.bundles.current
     history = stub.GetUserHistory(pb.GetUserHistoryRequest(user_id="carol"))
     rows = bundle.items.rows([e.item_id for e in history.events])
-    user = bundle.encoder.encode(HistoryBatch.single(rows, np.zeros(len(rows))), np.zeros(1))[0]
+    user = bundle.encoder.encode(Sequences.single(rows, np.zeros(len(rows))), np.zeros(1))[0]
     scores = bundle.vectors @ user
     in_category = bundle.items.category_matrix[:, bundle.items.category_code["cat-09"]]
     scores[~in_category] = -np.inf
@@ -219,7 +219,7 @@ def test_health_reflection_readiness_and_metrics(server, http, stub):
     _record(stub, "gina", ["item-00001", "item-00002"])
     stub.Recommend(pb.RecommendRequest(user_id="gina", k=3))
     text = http.get("/metrics").text
-    for stage in ("history", "encode", "retrieve", "rescore", "select"):
+    for stage in ("history", "encode", "retrieve", "score", "select"):
         assert f'recserve_pipeline_stage_seconds_count{{stage="{stage}"}}' in text
     assert 'recserve_api_requests_total{method="Recommend",outcome="ok",transport="grpc"}' in text
     assert 'recserve_events_total{outcome="accepted"}' in text

@@ -85,8 +85,8 @@ def test_watcher_picks_up_a_new_version(tmp_path, led_bundle, start_server):
 def test_a_broken_bundle_at_start_up_is_refused(tmp_path, led_bundle):
     import pytest
 
+    from bundle.errors import BundleError
     from service.app import create_server
-    from service.bundle import BundleError
     from service.settings import Settings
 
     broken = _copy_version(led_bundle, tmp_path / "led", "1", break_it=True)

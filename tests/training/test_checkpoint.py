@@ -18,8 +18,16 @@ def test_checkpoint_roundtrip_rebuilds_the_fitted_model(led_checkpoint, small_lo
     metrics = json.loads((led_checkpoint / "metrics.json").read_text())
     assert set(metrics["results"]) == {"led"}
     assert metrics["models"]["led"]["training"]["epochs"] >= 1
-    users = checkpoint.model.encode_user(checkpoint.validation, checkpoint.validation_now)
+    validation = checkpoint.validation
+    users = checkpoint.model.encode_user(validation.history, validation.now, validation.users)
     assert np.isfinite(users).all()
+    assert len(validation.targets) == len(validation) and len(validation.targets.item) > 0
+    assert list(checkpoint.users.ids) == list(small_log.interactions.users.ids)
+    counts = np.bincount(small_log.interactions.item, minlength=len(checkpoint.item_counts))
+    assert (checkpoint.item_counts <= counts).all() and checkpoint.item_counts.sum() > 0
+    trends = checkpoint.validation_trends
+    assert trends.shape == (len(validation), len(checkpoint.items))
+    assert checkpoint.trend_half_life == 3600.0 and trends.nnz > 0
 
 
 def test_loading_something_else_is_refused(tmp_path):

@@ -1,11 +1,10 @@
-import json
-
 import numpy as np
 import pytest
 
-from training.data.interactions import Interactions, Sequences
+from bundle.history import Sequences
+from training.data.interactions import Interactions
 from training.data.splits import EvalSet, split
-from training.evaluate import EvalConfig, EvaluateJob, evaluate, parse_model_params
+from training.evaluate import EvalConfig, evaluate
 from training.models.base import Recommender
 from training.registry import create
 
@@ -18,10 +17,10 @@ class FixedScores(Recommender):
     def __init__(self, item_scores):
         self.item_scores = np.asarray(item_scores, dtype=np.float32)
 
-    def fit(self, train, valid=None):
+    def fit(self, train, validation=None, progress=False):
         return self
 
-    def score(self, history, now):
+    def score(self, history, now, users=None):
         return np.tile(self.item_scores, (len(history), 1))
 
 
@@ -31,10 +30,10 @@ class RandomScores(Recommender):
     def __init__(self, n_items, seed=0):
         self.n_items, self.rng = n_items, np.random.default_rng(seed)
 
-    def fit(self, train, valid=None):
+    def fit(self, train, validation=None, progress=False):
         return self
 
-    def score(self, history, now):
+    def score(self, history, now, users=None):
         return self.rng.random((len(history), self.n_items))
 
 
@@ -95,51 +94,6 @@ def test_sampled_mode_needs_counts():
 def test_wrong_score_shape_is_reported():
     with pytest.raises(ValueError, match="expected"):
         evaluate(FixedScores([1.0, 2.0]), _eval_set([[]], [[0]]), 3)
-
-
-def test_parse_model_params():
-    assert parse_model_params(["ease.l2=200", "led.loss=bpr", "itemknn.shrink=1.5"]) == {
-        "ease": {"l2": 200},
-        "led": {"loss": "bpr"},
-        "itemknn": {"shrink": 1.5},
-    }
-    with pytest.raises(ValueError, match=r"MODEL\.NAME=VALUE"):
-        parse_model_params(["l2=5"])
-
-
-def test_evaluate_job_writes_the_report_schema(tmp_path, small_log):
-    from training.data.synthetic import write_recbole
-
-    folder = write_recbole(small_log.interactions, tmp_path / "demo")
-    report_path = tmp_path / "report.json"
-    job = EvaluateJob(
-        data=str(folder),
-        format="recbole",
-        protocol="leave-last-out",
-        models=("popularity", "itemknn"),
-        eval=EvalConfig(ks=(10, 20)),
-        json_path=str(report_path),
-        progress=False,
-        tune=False,
-    )
-    job.run()
-    report = json.loads(report_path.read_text())
-    assert report["protocol"] == "leave-last-out"
-    assert report["dataset"]["users"] == 300
-    assert set(report["results"]) == {"popularity", "itemknn"}
-    for metrics in report["results"].values():
-        for key in (
-            "ndcg@10",
-            "hr@10",
-            "recall@20",
-            "precision@20",
-            "pcc@10",
-            "coverage@20",
-            "mrr",
-        ):
-            assert 0.0 <= metrics[key] <= 1.0
-    assert report["seconds"] > 0
-    assert report["results"]["itemknn"]["ndcg@10"] > report["results"]["popularity"]["ndcg@10"]
 
 
 def test_empty_history_users_are_scored():

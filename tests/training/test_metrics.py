@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 from training.metrics import MetricAccumulator, top_k
 
 

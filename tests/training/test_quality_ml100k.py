@@ -2,16 +2,17 @@
 
 import pytest
 
-from training.evaluate import EvalConfig, EvaluateJob
+from training.evaluate import EvalConfig
+from training.jobs.evaluate import EvaluateJob
+from training.jobs.source import DataSource, SplitSpec
 
 pytestmark = pytest.mark.slow
 
 
 def _run(ml100k, protocol, ks):
     job = EvaluateJob(
-        data=str(ml100k),
-        format="recbole",
-        protocol=protocol,
+        source=DataSource(str(ml100k), "recbole"),
+        split=SplitSpec(protocol),
         models=("popularity", "recent-popularity", "last-item", "itemknn", "ease"),
         eval=EvalConfig(ks=ks),
         progress=False,

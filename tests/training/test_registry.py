@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 from training.models.base import Recommender
 from training.registry import available, create, register
 
@@ -36,8 +36,8 @@ def test_a_name_cannot_be_registered_twice():
 
         @register("popularity")
         class Other(Recommender):
-            def fit(self, train, valid=None):
+            def fit(self, train, validation=None, progress=False):
                 return self
 
-            def score(self, history, now):
+            def score(self, history, now, users=None):
                 return np.zeros((len(history), 1))

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.linalg.lapack as lapack
 
-from training.data.interactions import Interactions, Sequences
-from training.data.splits import EvalSet
-from training.models.base import Recommender
+from bundle.history import Sequences
+from training.data.interactions import Interactions
+from training.models.base import Recommender, Validator
 from training.registry import register
 
 
@@ -80,7 +80,7 @@ class EASE(Recommender):
         self.float64_max_items = float64_max_items
 
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> EASE:
         x = train.to_csr(binary=True)
         n = x.shape[1]
@@ -94,6 +94,8 @@ class EASE(Recommender):
         self._n_items = n
         return self
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
         x = history.to_csr(self._n_items)
         return np.asarray(x @ self._weights)

@@ -6,10 +6,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bundle.history import Sequences
 from training.baselines.similarity import cosine_similarity, popularity_tiebreak
-from training.data.interactions import Interactions, Sequences
-from training.data.splits import EvalSet
-from training.models.base import Recommender
+from training.data.interactions import Interactions
+from training.models.base import Recommender, Validator
 from training.registry import register
 
 
@@ -31,7 +31,7 @@ class ItemKNN(Recommender):
         self.shrink = shrink
 
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> ItemKNN:
         matrix = train.to_csr(binary=True)
         self._sim = cosine_similarity(matrix, self.neighbours, self.shrink)
@@ -39,6 +39,8 @@ class ItemKNN(Recommender):
         self._n_items = train.n_items
         return self
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
         x = history.to_csr(self._n_items)
         return np.asarray((x @ self._sim).toarray()) + self._tiebreak

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bundle.history import Sequences
 from training.baselines.similarity import cosine_similarity, popularity_tiebreak
-from training.data.interactions import Interactions, Sequences
-from training.data.splits import EvalSet
-from training.models.base import Recommender
+from training.data.interactions import Interactions
+from training.models.base import Recommender, Validator
 from training.registry import register
 
 
@@ -19,14 +19,16 @@ class LastItem(Recommender):
         self.neighbours = neighbours
 
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> LastItem:
         matrix = train.to_csr(binary=True)
         self._sim = cosine_similarity(matrix, neighbours=self.neighbours)
         self._tiebreak = popularity_tiebreak(matrix)
         return self
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
         scores = np.tile(self._tiebreak, (len(history), 1))
         has = history.lengths > 0
         last = history.item[history.indptr[1:][has] - 1]

@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from training.data.interactions import Interactions, Sequences
-from training.data.splits import EvalSet
-from training.models.base import Recommender
+from bundle.history import Sequences
+from training.data.interactions import Interactions
+from training.models.base import Recommender, Validator
 from training.registry import register
 
 DAY = 86_400.0
@@ -24,12 +24,14 @@ class Popularity(Recommender):
     """Score = number of distinct training users of the item."""
 
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> Popularity:
         self._counts = user_counts(train).astype(np.float32)
         return self
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
         return np.tile(self._counts, (len(history), 1))
 
 
@@ -54,7 +56,7 @@ class RecentPopularity(Recommender):
         self.resolution = resolution
 
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> RecentPopularity:
         self._bucket = self.window_days * DAY / self.resolution
         self._t0 = float(train.timestamp.min()) if len(train) else 0.0
@@ -67,7 +69,9 @@ class RecentPopularity(Recommender):
         self._tiebreak = (0.5 * total / max(total.max(), 1.0)).astype(np.float32)
         return self
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
         last = len(self._cumulative) - 1
         end = np.clip(np.ceil((now - self._t0) / self._bucket).astype(np.int64), 0, last)
         start = np.clip(end - self.resolution, 0, last)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.data.interactions import Interactions, Sequences
+from bundle.history import Sequences
+from training.data.interactions import Interactions
 
 
 @dataclass(frozen=True)

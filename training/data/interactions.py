@@ -2,8 +2,9 @@
 
 ``Interactions`` holds every event as parallel numpy arrays sorted by
 (user, timestamp), with string ids mapped to dense indices by two ``IdMap``s
-and optional item/user feature tables kept alongside. ``Sequences`` is the
-same events viewed per user (a CSR layout), which is what models consume.
+and optional item/user feature tables kept alongside. ``sequences()`` views
+the same events per user as ``bundle.history.Sequences`` (a CSR layout), the
+history type models consume and the server serves.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from bundle.history import Sequences
 
 DEFAULT_EVENT_TYPE = "interaction"
 
@@ -60,125 +63,6 @@ class IdMap:
     def load(cls, path: str | Path) -> IdMap:
         text = Path(path).read_text(encoding="utf-8")
         return cls(np.asarray(text.splitlines(), dtype=object))
-
-
-@dataclass(frozen=True)
-class Sequences:
-    """Per-user, time-ordered events in CSR layout.
-
-    Row ``r`` owns ``item[indptr[r]:indptr[r+1]]`` (and the same slice of the
-    other arrays), oldest event first. Shapes: ``indptr`` (R+1,), all others (E,).
-    """
-
-    indptr: np.ndarray
-    item: np.ndarray
-    timestamp: np.ndarray
-    event_type: np.ndarray
-    value: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.indptr) - 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    def row_ids(self) -> np.ndarray:
-        """(E,) the row each event belongs to."""
-        return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths)
-
-    def positions(self) -> np.ndarray:
-        """(E,) each event's position inside its row, 0 for the oldest."""
-        return np.arange(len(self.item), dtype=np.int64) - np.repeat(self.indptr[:-1], self.lengths)
-
-    def _gather(self, event_index: np.ndarray, lengths: np.ndarray) -> Sequences:
-        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        return Sequences(
-            indptr,
-            self.item[event_index],
-            self.timestamp[event_index],
-            self.event_type[event_index],
-            self.value[event_index],
-        )
-
-    def event_index(self, rows: np.ndarray) -> np.ndarray:
-        """Flat indices of the events of ``rows``, row after row."""
-        rows = np.asarray(rows, dtype=np.int64)
-        lengths = self.lengths[rows]
-        starts = np.repeat(self.indptr[rows], lengths)
-        offsets = np.arange(lengths.sum(), dtype=np.int64) - np.repeat(
-            np.cumsum(lengths) - lengths, lengths
-        )
-        return starts + offsets
-
-    def take(self, rows: np.ndarray) -> Sequences:
-        """The sub-sequences of ``rows``, in that order."""
-        rows = np.asarray(rows, dtype=np.int64)
-        return self._gather(self.event_index(rows), self.lengths[rows])
-
-    def first_occurrence(self, last: bool = False) -> np.ndarray:
-        """(E,) true for the first (or, with ``last``, the latest) event of each
-        (row, item) pair."""
-        rows = self.row_ids()
-        arrival = np.arange(len(rows))
-        order = np.lexsort((-arrival if last else arrival, self.item, rows))
-        pairs = np.stack([rows[order], self.item[order]])
-        new = np.ones(len(order), dtype=bool)
-        new[1:] = np.any(pairs[:, 1:] != pairs[:, :-1], axis=0)
-        first = np.zeros(len(order), dtype=bool)
-        first[order[new]] = True
-        return first
-
-    def distinct(self, keep: str = "first") -> Sequences:
-        """One event per (row, item), the ``first`` or the ``last``; time order kept."""
-        if keep not in ("first", "last"):
-            raise ValueError("keep must be 'first' or 'last'")
-        return self.select(self.first_occurrence(last=keep == "last"))
-
-    def select(self, mask: np.ndarray) -> Sequences:
-        """Keep the events where ``mask`` (E,) is true, rows unchanged."""
-        mask = np.asarray(mask, dtype=bool)
-        lengths = np.bincount(self.row_ids()[mask], minlength=len(self))
-        return self._gather(np.flatnonzero(mask), lengths)
-
-    def last(self, n: int) -> Sequences:
-        """Keep at most the ``n`` most recent events of each row."""
-        from_end = np.repeat(self.lengths, self.lengths) - self.positions()
-        return self.select(from_end <= n)
-
-    def to_csr(self, n_items: int, weights: np.ndarray | None = None) -> sp.csr_matrix:
-        """(R, n_items) matrix; repeated items sum, binary unless ``weights`` given."""
-        data = np.ones(len(self.item), np.float32) if weights is None else weights
-        # copy=True: sum_duplicates() below works in place and must not touch self.item
-        matrix = sp.csr_matrix(
-            (data, self.item, self.indptr), shape=(len(self), n_items), dtype=np.float32, copy=True
-        )
-        matrix.sum_duplicates()
-        if weights is None:
-            matrix.data[:] = 1.0
-        return matrix
-
-    @classmethod
-    def from_lists(
-        cls, items: list[list[int]], timestamps: list[list[float]] | None = None
-    ) -> Sequences:
-        """Build from Python lists (tests, small inputs); event type 0 and value 1."""
-        lengths = np.array([len(r) for r in items], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        flat = np.array([i for r in items for i in r], dtype=np.int32)
-        if timestamps is None:
-            ts: list[float] = [float(t) for n in lengths for t in range(n)]
-        else:
-            ts = [t for r in timestamps for t in r]
-        n = len(flat)
-        return cls(
-            indptr,
-            flat,
-            np.asarray(ts, dtype=np.float64),
-            np.zeros(n, np.int8),
-            np.ones(n, np.float32),
-        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from training.data.interactions import Interactions, Sequences
+from bundle.history import Sequences
+from training.data.interactions import Interactions
 
 PROTOCOLS = ("leave-last-out", "temporal", "user-holdout")
 
@@ -213,3 +214,37 @@ def user_holdout(
         "seed": seed,
     }
     return Split("user-holdout", train, valid, test, params)
+
+
+def next_event(eval_set: EvalSet) -> EvalSet:
+    """The same users asked for their latest event: history = every other event of
+    the row (input and targets), target = the latest one, now = its time.
+
+    User-holdout targets are random items of the past; the real-time question
+    (what will this user do next, given what everyone does now) needs the
+    future, which this form gives for any protocol.
+    """
+    h, t = eval_set.history, eval_set.targets
+    rows = np.concatenate([h.row_ids(), t.row_ids()])
+    merged = Sequences(
+        np.zeros(1, np.int64),  # rebuilt below
+        np.concatenate([h.item, t.item]),
+        np.concatenate([h.timestamp, t.timestamp]),
+        np.concatenate([h.event_type, t.event_type]),
+        np.concatenate([h.value, t.value]),
+    )
+    order = np.lexsort((np.arange(len(rows)), merged.timestamp, rows))
+    lengths = np.bincount(rows, minlength=len(eval_set))
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    merged = Sequences(indptr, merged.item[order], merged.timestamp[order],
+                       merged.event_type[order], merged.value[order])  # fmt: skip
+    position = merged.positions()
+    is_last = position == np.repeat(lengths - 1, lengths)
+    keep = lengths > 1
+    users = np.flatnonzero(keep)
+    return EvalSet(
+        eval_set.users[users],
+        merged.select(~is_last).take(users),
+        merged.select(is_last).take(users),
+        merged.last_times()[users],
+    )

@@ -1,22 +1,42 @@
-"""The interface every recommender (baseline or learned) implements."""
+"""The interfaces every recommender implements, and what a servable one adds.
+
+``Recommender`` is what the evaluation harness needs: ``fit`` on training
+events and ``score`` every item for batches of histories. ``RetrievalModel``
+is what serving needs on top: the score is an inner product of a user vector
+and item vectors, ``score(u, j) = <encode_user(u), item_vectors()[j]>``, so the
+exporter turns the user side into ``encoder.onnx`` and the item side into an
+HNSW index (ARCHITECTURE.md, "Models as maximum-inner-product search").
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from training.data.interactions import Interactions, Sequences
-from training.data.splits import EvalSet
+from bundle.history import Sequences
+from bundle.inputs import UserContext, build_inputs
+from bundle.manifest import ColdStart, EncoderSpec, ItemQuery
+from training.data.interactions import Interactions
+
+
+class Validator(Protocol):
+    """Scores a fitted model on validation users (injected by the job that trains it,
+    so models never import the evaluator); larger is better."""
+
+    @property
+    def metric(self) -> str: ...
+
+    def __call__(self, model: Recommender) -> float: ...
 
 
 class Recommender(ABC):
-    """Maps (history, time) to a score for every item.
+    """Maps (history, time[, user]) to a score for every item.
 
-    ``fit`` learns from training events (``valid`` may drive early stopping);
-    ``score`` is called on batches of fold-in histories and must return a
-    (B, n_items) float array where larger means more recommended. It must not
+    ``fit`` learns from training events (``validation`` may drive early
+    stopping); ``score`` is called on batches of fold-in histories and returns
+    a (B, n_items) float array where larger means more recommended. It must not
     exclude seen items itself: the evaluator does that, uniformly for all.
     """
 
@@ -26,13 +46,24 @@ class Recommender(ABC):
 
     @abstractmethod
     def fit(
-        self, train: Interactions, valid: EvalSet | None = None, progress: bool = False
+        self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> Recommender:
         """Learn from ``train``; returns self. ``progress`` shows a progress bar."""
 
     @abstractmethod
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
-        """(B, n_items) scores for B history rows queried at times ``now`` (B,)."""
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(B, n_items) scores for B history rows queried at times ``now`` (B,).
+
+        ``users`` (B,) are the rows' dense training user indices (-1 for a user
+        the training data did not have), for models with per-user parameters.
+        """
+
+    @property
+    def validation_metric(self) -> str:
+        """The validation metric this model early-stops on (``Validator.metric``)."""
+        return "ndcg@10"
 
     def params(self) -> dict[str, Any]:
         """Hyper-parameters, for reports."""
@@ -43,46 +74,42 @@ class Recommender(ABC):
         return {}
 
 
-# What the server can put into an encoder input, per history position (B, L):
-#   item_rows    item row indices (int64), 0 on padding
-#   mask         1.0 on real events, 0.0 on padding (float32)
-#   age_seconds  now - event time, in seconds (float32)
-#   event_types  event type codes of the bundle's vocabulary (int64)
-#   values       event values (float32)
-HISTORY_FILLS = ("item_rows", "mask", "age_seconds", "event_types", "values")
-
-
-def history_input(name: str, dtype: str, fill: str) -> dict[str, Any]:
-    """Manifest entry of a (batch, history) encoder input filled from the user's events."""
-    if fill not in HISTORY_FILLS:
-        raise ValueError(f"unknown encoder input fill {fill!r}; known: {HISTORY_FILLS}")
-    return {"name": name, "dtype": dtype, "shape": ["batch", "history"], "fill": fill}
-
-
 class RetrievalModel(Recommender):
-    """A recommender that serves as inner-product search (ARCHITECTURE.md).
+    """A recommender that serves as inner-product search.
 
-    Scores must equal ``encode_user(history, now) @ item_vectors().T``: the
-    user side becomes ``encoder.onnx`` and the item side ``items.npy`` plus the
-    HNSW index of a bundle. ``state``/``from_state`` round-trip the learned
-    arrays through a checkpoint without pickling objects.
+    Scores equal ``encode_user(history, now, users) @ item_vectors().T``, and
+    ``encode_user`` runs the very module that becomes ``encoder.onnx`` on the
+    inputs the server builds (``bundle.inputs.build_inputs`` with the
+    ``encoder_spec``), so offline and served user vectors cannot drift apart.
+    ``state``/``from_state`` round-trip the learned arrays through a checkpoint
+    without pickling objects.
     """
 
     @abstractmethod
-    def encode_user(self, history: Sequences, now: np.ndarray) -> np.ndarray:
-        """(B, D) user vectors (a trailing 1 carries the item bias)."""
-
-    @abstractmethod
-    def item_vectors(self) -> np.ndarray:
-        """(n_items, D) float32 item vectors (a trailing column holds the bias)."""
+    def encoder_spec(self) -> EncoderSpec:
+        """Encoder inputs (``bundle.inputs`` fills), outputs and history policy."""
 
     @abstractmethod
     def export_encoder(self) -> Any:
-        """A torch module mapping the ``encoder_spec`` inputs to (B, D) user vectors."""
+        """A torch module mapping the ``encoder_spec`` inputs, in order, to its outputs
+        (the user vector first), on the CPU and in eval mode."""
 
     @abstractmethod
-    def encoder_spec(self) -> dict[str, Any]:
-        """Encoder inputs for the manifest: names, dtypes, shapes, how the server fills them."""
+    def item_vectors(self) -> np.ndarray:
+        """(n_items, D) float32 item vectors, any item bias folded in."""
+
+    @abstractmethod
+    def semantics(self) -> tuple[ColdStart, ItemQuery]:
+        """What the vectors mean: the cold-start query (or popularity) and how a
+        similar-items query is formed from an item row."""
+
+    def user_table(self) -> np.ndarray | None:
+        """(n_users, d) per-user parameters by dense training user index, or None."""
+        return None
+
+    def user_fallback(self) -> str:
+        """What the encoder does for a user without a row in ``user_table``."""
+        return ""
 
     @abstractmethod
     def state(self) -> dict[str, np.ndarray]:
@@ -97,5 +124,35 @@ class RetrievalModel(Recommender):
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> RetrievalModel:
         """Rebuild a fitted model from ``config_dict()`` and ``state()``."""
 
-    def score(self, history: Sequences, now: np.ndarray) -> np.ndarray:
-        return self.encode_user(history, now) @ self.item_vectors().T
+    def user_context(self, users: np.ndarray | None, batch: int) -> UserContext | None:
+        """The ``user_vector``/``user_known`` inputs for dense user indices (-1: unknown)."""
+        table = self.user_table()
+        if table is None:
+            return None
+        rows = np.full(batch, -1, np.int64) if users is None else np.asarray(users, np.int64)
+        return UserContext.from_table(table, rows)
+
+    def encoder_inputs(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The arrays the server would feed ``encoder.onnx`` for these rows."""
+        context = self.user_context(users, len(history))
+        return build_inputs(self.encoder_spec(), history, now, context)
+
+    def encode_user(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(B, D) float32 user vectors: the export module on the server's inputs."""
+        import torch
+
+        spec = self.encoder_spec()
+        inputs = self.encoder_inputs(history, now, users)
+        with torch.no_grad():
+            out = self.export_encoder()(*(torch.from_numpy(inputs[e.name]) for e in spec.inputs))
+        vectors = out[0] if isinstance(out, (tuple, list)) else out
+        return np.asarray(vectors.numpy(), dtype=np.float32)
+
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        return self.encode_user(history, now, users) @ self.item_vectors().T

@@ -21,26 +21,55 @@ N negatives per batch, shared by every positive of every user in it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from bundle.history import HistoryPolicy
+from bundle.manifest import ColdStart, EncoderSpec, InputSpec, ItemQuery, OutputSpec, QueryBlock
 from training import losses
-from training.data.batches import FoldInBatch, FoldInBatcher, pad
-from training.data.interactions import Interactions, Sequences
+from training.data.batches import FoldInBatch, FoldInBatcher
+from training.data.interactions import Interactions
 from training.data.sampling import AliasSampler, popularity_distribution
-from training.data.splits import EvalSet
-from training.evaluate import EvalConfig, evaluate
-from training.models.base import RetrievalModel, history_input
+from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.pretrain.item2vec import Item2VecConfig, item2vec_embeddings
 from training.pretrain.pmi_svd import PMISVDConfig, pmi_svd_embeddings
 from training.registry import register
-from training.trainer import TrainConfig, TrainLog, fit_with_early_stopping
+from training.trainer import Plan, TrainConfig
 
 INITS = ("rsvd", "item2vec", "random")
 TUNINGS = ("project", "full")
+
+
+@dataclass(frozen=True)
+class LEDPretrain:
+    """Item pre-training (Algorithm 1 steps 1-2): PMI + randomized SVD options."""
+
+    pmi_window: int | None = None  # None: the whole timeline
+    pmi_variant: str = "sppmi"
+    pmi_shift: float = 1.0
+    singular_power: float = 0.5
+    pretrain_event_types: tuple[str, ...] = ()  # () = all; ("view",) as in Algorithm 1
+
+
+@dataclass(frozen=True)
+class LEDObjective:
+    """Fine-tuning objective (sec. 4.3): loss, negatives, input/target split, dropout."""
+
+    loss: str = "bpr"  # bpr | ns | css | softmax
+    negatives: int = 1000
+    negative_gamma: float = 0.0  # negatives ~ popularity**gamma; 0 = uniform, as the paper
+    dropout: float = 0.5
+    target_fraction: float = 0.2  # 0: input = target = whole timeline (auto-encoder)
+    target_event_types: tuple[str, ...] = ()  # () = all; ("click",) as in sec. 4.3
+
+    def __post_init__(self) -> None:
+        if self.loss not in losses.LOSSES:
+            raise ValueError(f"loss must be one of {losses.LOSSES}")
+        if self.negatives < 1:
+            raise ValueError("negatives must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -51,49 +80,28 @@ class LEDConfig:
     dim: int = 600
     init: str = "rsvd"  # rsvd | item2vec | random
     tuning: str = "project"  # project | full
-    loss: str = "bpr"  # bpr | ns | css | softmax
-    negatives: int = 1000
-    negative_gamma: float = 0.0  # negatives ~ popularity**gamma; 0 = uniform, as the paper
-    dropout: float = 0.5
-    target_fraction: float = 0.2  # 0: input = target = whole timeline (auto-encoder)
-    target_event_types: tuple[str, ...] = ()  # () = all; ("click",) as in sec. 4.3
-    pretrain_event_types: tuple[str, ...] = ()  # () = all; ("view",) as in Algorithm 1
-    pmi_window: int | None = None
-    pmi_variant: str = "sppmi"
-    pmi_shift: float = 1.0
-    norm_power: float = 1.0  # u = sum / T**power: 1 is the paper's 1/T, 0.5 its 1/sqrt(T)
-    singular_power: float = 0.5
     projection_init: str = "identity"  # identity | random (Algorithm 1 step 3)
+    norm_power: float = 1.0  # u = sum / T**power: 1 is the paper's 1/T, 0.5 its 1/sqrt(T)
     max_history: int = 1000
-    lr: float = 1e-2
-    batch_size: int = 128
-    max_epochs: int = 300
-    eval_every: int = 2
-    patience: int = 10
-    eval_metric: str = "ndcg@100"
-    seed: int = 0
+    pretrain: LEDPretrain = field(default_factory=LEDPretrain)
+    objective: LEDObjective = field(default_factory=LEDObjective)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            lr=1e-2, batch_size=128, max_epochs=300, eval_every=2, patience=10,
+            eval_metric="ndcg@100",
+        )
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         checks = [
             (self.init in INITS, f"init must be one of {INITS}"),
             (self.tuning in TUNINGS, f"tuning must be one of {TUNINGS}"),
             (self.projection_init in ("identity", "random"), "projection_init: identity|random"),
-            (self.loss in losses.LOSSES, f"loss must be one of {losses.LOSSES}"),
-            (self.dim >= 1 and self.negatives >= 1, "dim and negatives must be >= 1"),
+            (self.dim >= 1, "dim must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"LED: {message}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> LEDConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"LED: unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        tuples = {"target_event_types", "pretrain_event_types"}
-        cleaned: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in values.items()}
-        return cls(**cleaned)
+                raise ValueError(message)
 
 
 class LEDNetwork(torch.nn.Module):
@@ -156,104 +164,44 @@ class LEDEncoder(torch.nn.Module):
 
 
 @register("led")
-class LED(RetrievalModel):
+class LED(TorchRetrievalModel):
     """LED as a recommender: ``fit`` pre-trains, fine-tunes and early-stops."""
 
-    def __init__(self, **params: Any) -> None:
-        self.config = LEDConfig.from_dict(params)
-        self.train_log: TrainLog | None = None
-
-    def params(self) -> dict[str, Any]:
-        return self.config_dict()
-
-    def fit_info(self) -> dict[str, Any]:
-        if self.train_log is None:
-            return {}
-        log = self.train_log
-        return {
-            "epochs": log.epochs,
-            "best_epoch": log.best_epoch,
-            "best_valid": log.best_metric,
-            "metric": self.config.eval_metric,
-            "seconds": round(log.seconds, 3),
-            "history": log.history,
-        }
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_type = LEDConfig
+    config: LEDConfig
 
     # --- training ---------------------------------------------------------------------
 
     def pretrained_vectors(self, train: Interactions) -> np.ndarray:
-        c = self.config
+        c, p, seed = self.config, self.config.pretrain, self.config.train.seed
         if c.init == "rsvd":
             pmi_config = PMISVDConfig(
-                dim=c.dim,
-                window=c.pmi_window,
-                variant=c.pmi_variant,
-                shift=c.pmi_shift,
-                singular_power=c.singular_power,
-                event_types=c.pretrain_event_types,
-                seed=c.seed,
-            )
+                dim=c.dim, window=p.pmi_window, variant=p.pmi_variant, shift=p.pmi_shift,
+                singular_power=p.singular_power, event_types=p.pretrain_event_types, seed=seed,
+            )  # fmt: skip
             return pmi_svd_embeddings(train, pmi_config)
         if c.init == "item2vec":
-            i2v = Item2VecConfig(dim=c.dim, event_types=c.pretrain_event_types, seed=c.seed)
+            i2v = Item2VecConfig(dim=c.dim, event_types=p.pretrain_event_types, seed=seed)
             return item2vec_embeddings(train, i2v)
-        rng = np.random.default_rng(c.seed)
+        rng = np.random.default_rng(seed)
         return (rng.standard_normal((train.n_items, c.dim)) / np.sqrt(c.dim)).astype(np.float32)
 
-    def fit(self, train: Interactions, valid: EvalSet | None = None, progress: bool = False) -> LED:
-        c = self.config
+    def plan(self, train: Interactions, device: torch.device) -> Plan:
+        c, o = self.config, self.config.objective
         self.n_items = train.n_items
-        torch.manual_seed(c.seed)
-        net = LEDNetwork(
-            self.pretrained_vectors(train),
-            c.tuning,
-            c.projection_init,
-            c.norm_power,
-        )
+        net = LEDNetwork(self.pretrained_vectors(train), c.tuning, c.projection_init, c.norm_power)
         batcher = FoldInBatcher(
-            train, c.target_fraction, c.dropout, c.max_history, c.target_event_types
+            train, o.target_fraction, o.dropout, c.max_history, o.target_event_types
         )
         item_counts = np.bincount(train.item, minlength=train.n_items)
-        sampler = AliasSampler(popularity_distribution(item_counts, c.negative_gamma))
+        sampler = AliasSampler(popularity_distribution(item_counts, o.negative_gamma))
 
         def step(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-            return self._loss(net, batcher.batch(rows, rng), sampler, rng)
+            return self._loss(net, batcher.batch(rows, rng), sampler, rng, device)
 
-        def validate() -> float:
-            assert valid is not None
-            self._freeze(net)
-            config = EvalConfig(ks=(int(c.eval_metric.split("@")[1]),))
-            return evaluate(self, valid, train.n_items, config)[c.eval_metric]
-
-        train_config = TrainConfig(
-            lr=c.lr,
-            batch_size=c.batch_size,
-            max_epochs=c.max_epochs,
-            eval_every=c.eval_every,
-            patience=c.patience,
-            seed=c.seed,
-        )
-        use_valid = valid is not None and len(valid) > 0
         groups = [{"params": [net.bias]}]
-        if c.tuning == "project":
-            groups.append({"params": [net.projection]})
-        else:
-            groups.append({"params": [net.base]})
-        self.train_log = fit_with_early_stopping(
-            net,
-            len(batcher),
-            step,
-            validate if use_valid else None,
-            train_config,
-            progress,
-            "led",
-            groups,
-        )
-        self._freeze(net)
-        return self
+        groups.append({"params": [net.projection if c.tuning == "project" else net.base]})
+        return Plan(net, len(batcher), step, groups)
 
     def _loss(
         self,
@@ -261,55 +209,61 @@ class LED(RetrievalModel):
         batch: FoldInBatch,
         sampler: AliasSampler,
         rng: np.random.Generator,
+        device: torch.device,
     ) -> torch.Tensor:
-        inputs = torch.from_numpy(batch.inputs)
-        queries = net.queries(inputs, torch.from_numpy(batch.input_mask))  # (B, d)
-        rows = torch.from_numpy(batch.target_rows)
-        targets = torch.from_numpy(batch.target_items)
-        if self.config.loss == "softmax":
+        o = self.config.objective
+        inputs = torch.from_numpy(batch.inputs).to(device)
+        queries = net.queries(inputs, torch.from_numpy(batch.input_mask).to(device))  # (B, d)
+        rows = torch.from_numpy(batch.target_rows).to(device)
+        targets = torch.from_numpy(batch.target_items).to(device)
+        if o.loss == "softmax":
             all_scores = queries @ net.base.T + net.bias
             return losses.full_softmax(all_scores, rows, targets)
         pos = (queries[rows] * net.base[targets]).sum(-1) + net.bias[targets]  # (P,)
-        negatives = sampler.sample(rng, self.config.negatives)
-        neg = queries @ net.base[negatives].T + net.bias[negatives]  # (B, N)
+        negatives = sampler.sample(rng, o.negatives)
+        neg_rows = torch.from_numpy(negatives).to(device)
+        neg = queries @ net.base[neg_rows].T + net.bias[neg_rows]  # (B, N)
         keys = np.arange(len(batch.users))[:, None] * self.n_items + negatives[None, :]
         neg_mask = torch.from_numpy((~np.isin(keys, batch.positives)).astype(np.float32))
-        if self.config.loss == "bpr":
+        neg_mask = neg_mask.to(device)
+        if o.loss == "bpr":
             return losses.bpr(pos, rows, neg, neg_mask)
-        if self.config.loss == "ns":
+        if o.loss == "ns":
             return losses.negative_sampling(pos, rows, neg, neg_mask)
         return losses.complementary_sum_sampling(pos, rows, neg, neg_mask, self.n_items)
 
-    def _freeze(self, net: LEDNetwork) -> None:
+    def freeze(self, module: torch.nn.Module) -> None:
+        assert isinstance(module, LEDNetwork)
         with torch.no_grad():
-            self._table = net.item_table().detach().numpy().astype(np.float32).copy()
-            self._bias = net.bias.detach().numpy().astype(np.float32).copy()
+            self._set(to_numpy(module.item_table()), to_numpy(module.bias))
+
+    def _set(self, table: np.ndarray, bias: np.ndarray) -> None:
+        self._table = np.ascontiguousarray(table, dtype=np.float32)
+        self._bias = np.ascontiguousarray(bias, dtype=np.float32)
+        self.n_items = len(self._bias)
+        self._module = LEDEncoder(self._table, self.config.norm_power).eval()
 
     # --- serving side -------------------------------------------------------------------
 
-    def encode_user(self, history: Sequences, now: np.ndarray) -> np.ndarray:
-        # the server's policy (service.encoder.cut_history): each item's latest
-        # event, then the latest ``max_history`` of those
-        items, mask = pad(history.distinct(keep="last"), self.config.max_history)
-        summed = (self._table[items] * mask[..., None]).sum(1)
-        users = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9) ** self.config.norm_power
-        return np.concatenate([users, np.ones((len(users), 1), np.float32)], axis=1)
+    def encoder_spec(self) -> EncoderSpec:
+        return EncoderSpec(
+            inputs=(InputSpec("items", "item_rows"), InputSpec("weights", "mask")),
+            outputs=(OutputSpec("user", "user_vector", self._table.shape[1] + 1),),
+            history=HistoryPolicy(max_length=self.config.max_history, distinct_items=True),
+        )
+
+    def export_encoder(self) -> torch.nn.Module:
+        return self._module
 
     def item_vectors(self) -> np.ndarray:
         return np.concatenate([self._table, self._bias[:, None]], axis=1)
 
-    def export_encoder(self) -> torch.nn.Module:
-        return LEDEncoder(self._table, self.config.norm_power).eval()
-
-    def encoder_spec(self) -> dict[str, Any]:
-        return {
-            "inputs": [
-                history_input("items", "int64", "item_rows"),
-                history_input("weights", "float32", "mask"),
-            ],
-            "output": {"name": "user", "dtype": "float32", "dim": self._table.shape[1] + 1},
-            "history": {"max_length": self.config.max_history, "distinct_items": True},
-        }
+    def semantics(self) -> tuple[ColdStart, ItemQuery]:
+        """Cold start: the query [0, ..., 0, 1] ranks items by their learned bias b_i
+        alone (sec. 6.2); similar items: <v_i, v_j>, the bias column zeroed."""
+        d = self._table.shape[1]
+        cold = ColdStart("query", (0.0,) * d + (1.0,))
+        return cold, ItemQuery((QueryBlock(d, 1.0), QueryBlock(1, 0.0)))
 
     def state(self) -> dict[str, np.ndarray]:
         return {"item_table": self._table, "item_bias": self._bias}
@@ -317,7 +271,5 @@ class LED(RetrievalModel):
     @classmethod
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> LED:
         model = cls(**config)
-        model._table = np.asarray(arrays["item_table"], dtype=np.float32)
-        model._bias = np.asarray(arrays["item_bias"], dtype=np.float32)
-        model.n_items = len(model._bias)
+        model._set(arrays["item_table"], arrays["item_bias"])
         return model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 
 PMI_VARIANTS = ("sppmi", "pmi")
 

@@ -1,36 +1,58 @@
-"""Stage ``retrieve``: HNSW candidates for a query vector, united with the trending
-items (the static index cannot know a sudden hit, ARCHITECTURE.md)."""
+"""Stage ``retrieve``: the user's unseen candidate items.
+
+For a query vector, approximate maximum inner product search over the bundle's
+HNSW index (``k * overfetch`` items, widened by the select stage when filters
+leave too few; every item once the width reaches the catalogue); for a static
+source (popularity cold start), the best items by its scores. Seen items are
+dropped here, once per memo and width.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from service.bundle import Bundle
-from service.core.stages.rescore import TrendView
+from bundle.loader import Bundle
+from service.core.memo import UserMemo
+from service.core.stages.base import Call
 from service.core.stages.select import is_member
 
 
 def search(bundle: Bundle, query: np.ndarray, n: int) -> np.ndarray:
     """(n,) item rows by approximate inner product, best first (hnswlib uses max(ef, n))."""
     n = min(n, bundle.manifest.item_count)
-    labels, _ = bundle.index.knn_query(query[None, :], k=n, num_threads=1)  # type: ignore[attr-defined]
+    labels, _ = bundle.index.knn_query(query[None, :], k=n, num_threads=1)
     return labels[0].astype(np.int64)
 
 
-def pool(
-    view: TrendView, rows: np.ndarray, model: np.ndarray, query: np.ndarray, seen: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The pool's rows and model scores <q, x_j> (the trend term comes later).
+def best_static(scores: np.ndarray, n: int) -> np.ndarray:
+    """(n,) rows with the highest static scores, best first (ties to the lower row)."""
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return top[np.lexsort((top, -scores[top]))].astype(np.int64)
 
-    ``rows`` are the user's unseen HNSW candidates and ``model`` their scores;
-    the view's trending items join them unless ``seen`` (a ``blocked_set``)
-    holds them. A candidate that is trending is taken once, from the trending
-    side. The result depends on the user and the trending set only, so the
-    pipeline keeps it while neither changes.
-    """
-    fresh = view.not_trending[rows]
-    unseen = ~is_member(view.rows, seen)
-    return (
-        np.concatenate((rows[fresh], view.rows[unseen])),
-        np.concatenate((model[fresh], (view.vectors @ query)[unseen])),
-    )
+
+def candidates(bundle: Bundle, memo: UserMemo, n: int) -> np.ndarray:
+    """The unseen rows among the memo's ``n`` best (all items when n covers them)."""
+    count = bundle.manifest.item_count
+    if n >= count:
+        rows = np.arange(count, dtype=np.int64)
+    elif memo.static is not None:
+        rows = best_static(memo.static, n)
+    else:
+        assert memo.query is not None
+        rows = search(bundle, memo.query, n)
+    return rows[~is_member(rows, memo.seen)]
+
+
+class RetrieveStage:
+    name = "retrieve"
+
+    def run(self, call: Call) -> None:
+        memo, n = call.memo, call.wanted
+        assert memo is not None
+        found = memo.candidates.get(n)
+        if found is None:
+            found = candidates(call.bundle, memo, n)
+            if n < call.bundle.manifest.item_count:  # nothing catalogue-sized is kept
+                memo.candidates[n] = found
+        call.candidates = found

@@ -1,19 +1,28 @@
-"""Stage ``select``: drop seen and filtered items, keep the top k."""
+"""Stage ``select``: drop excluded and filtered items, keep the top k.
+
+Seen items were dropped by ``retrieve`` (once per memo); this stage applies
+what the request itself asks: excluded ids and category filters. When they
+leave fewer than k items it asks for a four times wider search, and past
+``MAX_ANN`` for every item (counted in ``recserve_recommend_exhaustive_total``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from service.bundle import ItemTable
+from bundle.items import ItemTable
+from service.core.stages.base import Call
+from service.metrics import Metrics
 
 END = np.iinfo(np.int64).max  # closes every blocked set: larger than any row
 CLOSE = np.array([END], dtype=np.int64)
 SMALL_POOL = 256  # up to this many candidates one sort beats a partition first
+MAX_ANN = 4096  # widest HNSW search before an exact scan
 
 
 def blocked_set(*parts: np.ndarray) -> np.ndarray:
     """Sorted distinct rows closed by ``END``: the form ``is_member`` reads (made once
-    per encoded user, so a request pays for no sort)."""
+    per memo, so a request pays for no sort)."""
     return np.unique(np.concatenate((*parts, CLOSE), dtype=np.int64))
 
 
@@ -30,9 +39,9 @@ def allowed(
     include: np.ndarray,
     exclude: np.ndarray,
 ) -> np.ndarray:
-    """(len(rows),) mask: not ``blocked`` (a ``blocked_set`` of seen or excluded
-    items), in an included category (if any), in no excluded one. ``include``/``exclude``
-    are category codes of the bundle's vocabulary."""
+    """(len(rows),) mask: not ``blocked`` (a ``blocked_set`` of excluded items), in an
+    included category (if any), in no excluded one. ``include``/``exclude`` are
+    category codes of the bundle's vocabulary."""
     keep = ~is_member(rows, blocked)
     matrix = items.category_matrix
     if len(include):
@@ -50,3 +59,33 @@ def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.
         rows, scores = rows[best], scores[best]
     order = np.lexsort((rows, -scores))[:k]
     return rows[order], scores[order]
+
+
+class SelectStage:
+    name = "select"
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def run(self, call: Call) -> None:
+        request, items = call.request, call.bundle.items
+        pool, scores = call.pool, call.scores
+        if request.exclude_item_ids or request.include_categories or request.exclude_categories:
+            excluded = items.rows(request.exclude_item_ids)
+            keep = allowed(
+                items,
+                pool,
+                blocked_set(excluded[excluded >= 0]),
+                items.category_codes(request.include_categories),
+                items.category_codes(request.exclude_categories),
+            )
+            pool, scores = pool[keep], scores[keep]
+        count = call.bundle.manifest.item_count
+        if len(pool) >= request.k or call.wanted >= count:
+            call.rows, call.scores = top_k(pool, scores, request.k)
+            call.done = True
+            return
+        call.wanted *= 4
+        if call.wanted > MAX_ANN or call.wanted >= count:
+            self.metrics.exhaustive.inc()
+            call.wanted = count

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bundle.items import ItemTable
 from service.api.grpc_wire import ReplyWriter, item_prefixes, varint
-from service.bundle import ItemTable
 from service.core.types import Recommendations
 from service.rpc import recommender_pb2 as pb
 
 
 def _table(tmp_path, rows: list[tuple[str, str]]) -> ItemTable:
     path = tmp_path / "items.tsv"
-    lines = ["row\titem_id\tcategories"] + [f"{k}\t{i}\t{c}" for k, (i, c) in enumerate(rows)]
+    lines = ["row\titem_id\tcategories\tcount"]
+    lines += [f"{k}\t{i}\t{c}\t1" for k, (i, c) in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ItemTable.read(path, len(rows))
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from service.app import Server
-from service.core.stages import rescore
-from service.core.stages.history import to_batch
+from service.core.stages import score
+from service.core.stages.history import to_history
 from service.core.types import EventInput, Recommendations, RecommendRequest
 from service.settings import Settings
 
@@ -52,21 +52,22 @@ def _burst(server: Server, item_id: str, n: int = 300) -> None:
 
 def _trend(server: Server) -> np.ndarray:
     """(I,) trend term of every item in the current snapshot."""
-    bundle, s, snap = server.bundles.current, server.settings, server.refresher.snapshot
+    bundle, snap = server.bundles.current, server.refresher.snapshot
     rows = bundle.items.rows(snap.item_ids)
     known = rows >= 0
-    return rescore.trend_bias(
-        bundle.manifest.item_count, rows[known], snap.counts[known], s.trend_beta, s.trend_alpha
+    beta, alpha = server.service.score.trend_terms(bundle)
+    return score.trend_bias(
+        bundle.manifest.item_count, rows[known], snap.counts[known], beta, alpha
     )
 
 
 def _exact(server: Server, user: str, now: float, k: int) -> tuple[list[int], np.ndarray]:
     """Brute force over every item: <q, x_j> + trend term, seen items dropped."""
     bundle = server.bundles.current
-    batch, _ = to_batch(bundle, server.store.recent(user, server.settings.max_history))
-    query = bundle.encoder.encode(batch, np.array([now]))[0]
+    history, _ = to_history(bundle, server.store.recent(user, server.settings.max_history))
+    query = bundle.encoder.encode(history, np.array([now]))[0]
     scores = bundle.vectors @ query + _trend(server)
-    scores[np.unique(batch.rows)] = -np.inf
+    scores[np.unique(history.item)] = -np.inf
     order = np.lexsort((np.arange(len(scores)), -scores))[:k]
     return order.tolist(), scores
 

@@ -1,11 +1,12 @@
-"""The rescore and select stages against plain-Python versions of what they compute."""
+"""The score and select stages against plain-Python versions of what they compute."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from service.core.stages import rescore, retrieve, select
+from service.core.memo import UserMemo
+from service.core.stages import score, select
 
 
 def test_blocked_set_membership_matches_python_sets():
@@ -22,7 +23,7 @@ def test_blocked_set_membership_matches_python_sets():
 
 def test_trend_view_marks_the_top_trending_rows_and_biases_every_snapshot_item():
     vectors = np.arange(24, dtype=np.float32).reshape(8, 3)
-    view = rescore.TrendView.build(
+    view = score.TrendView.build(
         vectors, np.array([5, 1, 6]), np.array([9.0, 4.0, 1.0]), top=2, beta=0.5, alpha=1.0
     )
     assert view.rows.tolist() == [5, 1] and np.array_equal(view.vectors, vectors[[5, 1]])
@@ -36,7 +37,7 @@ def test_a_view_with_the_same_trending_set_keeps_its_arrays_and_takes_the_new_bi
     vectors = np.arange(24, dtype=np.float32).reshape(8, 3)
 
     def build(rows, counts, previous=None):
-        return rescore.TrendView.build(vectors, np.array(rows), counts, 2, 0.5, 1.0, previous)
+        return score.TrendView.build(vectors, np.array(rows), counts, 2, 0.5, 1.0, previous)
 
     first = build([5, 1, 6], np.ones(3))
     same = build([5, 1, 2], np.full(3, 7.0), first)  # same top 2, new counts, 2 for 6
@@ -52,24 +53,30 @@ def test_pool_takes_each_item_once_drops_seen_trending_items_and_scores_exactly(
     query = rng.normal(size=5).astype(np.float32)
     counts = rng.uniform(1, 50, size=6)
     trending = np.array([14, 2, 27, 8, 11, 4])  # 14 and 27 are candidates too
-    view = rescore.TrendView.build(vectors, trending, counts, top=5, beta=0.7, alpha=1.0)
-    candidates = np.array([3, 9, 14, 20, 27])  # unseen (the pipeline filtered them)
-    seen = select.blocked_set(np.array([8, 0]))
-    pool, model = retrieve.pool(view, candidates, vectors[candidates] @ query, query, seen)
+    view = score.TrendView.build(vectors, trending, counts, top=5, beta=0.7, alpha=1.0)
+    candidates = np.array([3, 9, 14, 20, 27])  # unseen (the retrieve stage filtered them)
+    memo = UserMemo(None, select.blocked_set(np.array([8, 0])), query=query)
+    pool, model = score.pool(view, memo, vectors, candidates)
     assert sorted(pool.tolist()) == [2, 3, 9, 11, 14, 20, 27]  # 8 seen; 4 is 6th, not top 5
     np.testing.assert_allclose(model, vectors[pool] @ query, rtol=1e-5)
-    scores = rescore.with_trend(view, pool, model)
-    np.testing.assert_allclose(scores, vectors[pool] @ query + view.bias[pool], rtol=1e-5)
     assert view.bias[4] > view.bias[3]  # 4 is in the snapshot, only not a candidate
 
 
 def test_pool_without_trending_items_is_the_candidates():
     vectors = np.eye(4, dtype=np.float32)
-    view = rescore.TrendView.build(vectors, np.zeros(0, np.int64), np.zeros(0), 50, 0.3, 1.0)
-    model = np.array([5.0, 1.0], np.float32)
-    none_seen = select.blocked_set()
-    pool, scores = retrieve.pool(view, np.array([2, 0]), model, vectors[0], none_seen)
-    assert pool.tolist() == [2, 0] and scores.tolist() == model.tolist()
+    view = score.TrendView.build(vectors, np.zeros(0, np.int64), np.zeros(0), 50, 0.3, 1.0)
+    memo = UserMemo(None, select.blocked_set(), query=np.array([5.0, 0, 1.0, 0], np.float32))
+    pool, scores = score.pool(view, memo, vectors, np.array([2, 0]))
+    assert pool.tolist() == [2, 0] and scores.tolist() == [1.0, 5.0]
+
+
+def test_a_static_source_scores_candidates_and_trending_items_by_its_own_scores():
+    vectors = np.eye(6, dtype=np.float32)
+    static = np.array([0.5, 3.0, 1.0, 2.0, 0.1, 4.0], np.float32)
+    view = score.TrendView.build(vectors, np.array([4, 1]), np.array([9.0, 1.0]), 2, 0.3, 1.0)
+    memo = UserMemo(None, select.blocked_set(np.array([1])), static=static)
+    pool, model = score.pool(view, memo, vectors, np.array([5, 3, 4]))
+    assert pool.tolist() == [5, 3, 4] and model.tolist() == static[[5, 3, 4]].tolist()
 
 
 @pytest.mark.parametrize("n", [5, 90, select.SMALL_POOL + 1, 2000])

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from bundle.history import Sequences
 from training.baselines.ease import EASE, spd_inverse
-from training.data.interactions import Interactions, Sequences
+from training.data.interactions import Interactions
 
 
 def test_spd_inverse_matches_numpy_inverse():

@@ -1,7 +1,8 @@
 import numpy as np
 
+from bundle.history import Sequences
 from training.baselines import ItemKNN, LastItem, Popularity, RecentPopularity
-from training.data.interactions import Interactions, Sequences
+from training.data.interactions import Interactions
 from training.data.splits import split
 from training.evaluate import EvalConfig, evaluate
 

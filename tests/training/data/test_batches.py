@@ -1,7 +1,7 @@
 import numpy as np
 
+from bundle.history import Sequences
 from training.data.batches import FoldInBatcher, pad
-from training.data.interactions import Sequences
 
 
 def test_pad_keeps_the_latest_events():

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.data.interactions import IdMap, Interactions, Sequences
+from bundle.history import Sequences
+from training.data.interactions import IdMap, Interactions
 
 
 def test_idmap_is_sorted_and_independent_of_row_order():

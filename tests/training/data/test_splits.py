@@ -115,3 +115,28 @@ def test_unknown_protocol_is_named():
     data = Interactions.build(["a"], ["x"], [1])
     with pytest.raises(ValueError, match="unknown protocol 'random'"):
         split(data, "random")
+
+
+def test_next_event_form_asks_each_user_for_their_latest_event(small_log):
+    from training.data.splits import next_event
+
+    parts = split(small_log.interactions, "user-holdout", seed=3)
+    asked = next_event(parts.valid)
+    valid = parts.valid
+    assert len(asked) == int(((valid.history.lengths + valid.targets.lengths) > 1).sum())
+    for r in range(len(asked)):
+        (row,) = np.flatnonzero(valid.users == asked.users[r])
+        events = sorted(
+            zip(
+                np.concatenate(
+                    [valid.history.take([row]).timestamp, valid.targets.take([row]).timestamp]
+                ),
+                np.concatenate([valid.history.take([row]).item, valid.targets.take([row]).item]),
+                strict=True,
+            ),
+            key=lambda e: e[0],
+        )
+        target = asked.targets.take([r])
+        assert target.timestamp.tolist() == [events[-1][0]] == [asked.now[r]]
+        assert sorted(asked.history.take([r]).item.tolist()) == sorted(i for _, i in events[:-1])
+        assert asked.history.take([r]).timestamp.max() <= asked.now[r]

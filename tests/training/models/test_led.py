@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 from training.data.splits import split
-from training.evaluate import EvalConfig, evaluate
+from training.evaluate import EvalConfig, Validation, evaluate
 from training.models.led import LED, LEDConfig, LEDEncoder, LEDNetwork
 from training.registry import create
 
@@ -23,7 +23,7 @@ def test_transposition_trick_equals_projecting_every_item():
     assert torch.allclose(trick[0], explicit, atol=1e-5)
 
 
-def test_encoder_module_matches_numpy_encode_user():
+def test_encode_user_applies_the_served_history_policy():
     rng = np.random.default_rng(1)
     model = LED.from_state(
         {"dim": 4, "max_history": 3},
@@ -58,6 +58,14 @@ def test_empty_history_is_the_null_user_ranked_by_bias():
     assert scores.argsort()[0, ::-1].tolist() == [1, 2, 0]
 
 
+def _validation(parts, model):
+    return Validation(parts.valid, parts.train.n_items, model.validation_metric)
+
+
+def _arrays():
+    return {"item_table": np.ones((3, 2), np.float32), "item_bias": np.zeros(3, np.float32)}
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -71,7 +79,7 @@ def test_led_variants_learn_the_planted_tastes(small_log, params):
     data = small_log.interactions
     parts = split(data, "user-holdout")
     model = create("led", dim=16, max_epochs=10, lr=0.02, negatives=100, **params)
-    model.fit(parts.train, parts.valid)
+    model.fit(parts.train, _validation(parts, model))
     config = EvalConfig(ks=(20,))
     led = evaluate(model, parts.test, data.n_items, config)
     pop = evaluate(create("popularity").fit(parts.train), parts.test, data.n_items, config)
@@ -83,7 +91,7 @@ def test_led_variants_learn_the_planted_tastes(small_log, params):
 def test_early_stopping_keeps_the_best_validated_epoch(small_log):
     parts = split(small_log.interactions, "user-holdout")
     model = create("led", dim=8, max_epochs=30, lr=0.05, eval_every=1, patience=2, negatives=50)
-    model.fit(parts.train, parts.valid)
+    model.fit(parts.train, _validation(parts, model))
     history = model.fit_info()["history"]
     best = max(h["valid"] for h in history)
     assert model.fit_info()["best_valid"] == best
@@ -94,6 +102,13 @@ def test_early_stopping_keeps_the_best_validated_epoch(small_log):
 
 def test_led_config_rejects_bad_values():
     with pytest.raises(ValueError, match="loss must be one of"):
-        LEDConfig(loss="hinge")
-    with pytest.raises(ValueError, match="unknown parameter"):
-        LEDConfig.from_dict({"dimension": 3})
+        LED(loss="hinge")
+    with pytest.raises(ValueError, match="unknown parameter 'dimension'"):
+        LED(dimension=3)
+
+
+def test_flat_and_dotted_parameters_reach_the_nested_config():
+    model = LED(max_epochs=3, **{"train.lr": 0.5, "objective": {"negatives": 7}})
+    config: LEDConfig = model.config
+    assert (config.train.max_epochs, config.train.lr, config.objective.negatives) == (3, 0.5, 7)
+    assert LED.from_state(model.config_dict(), _arrays()).config == config

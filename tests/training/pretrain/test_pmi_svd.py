@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from training.data.interactions import Sequences
+from bundle.history import Sequences
 from training.pretrain.cooccurrence import cooccurrence, pmi
 from training.pretrain.pmi_svd import PMISVDConfig, pmi_svd_embeddings
 from training.pretrain.rsvd import randomized_svd

@@ -4,8 +4,9 @@ import shutil
 import numpy as np
 import pytest
 
-from service.bundle import Bundle, BundleError, resolve_bundle
-from service.core.types import HistoryBatch
+from bundle.errors import BundleError
+from bundle.history import Sequences
+from bundle.loader import Bundle, resolve_bundle
 
 
 @pytest.fixture()
@@ -21,12 +22,13 @@ def test_a_good_bundle_loads_and_encodes(led_bundle):
     assert bundle.vectors.shape == (200, 17)
     assert not bundle.vectors.flags.writeable
     assert bundle.encoder.provider == "CPUExecutionProvider"
-    user = bundle.encoder.encode(HistoryBatch.single(np.array([3, 4, 5]), np.zeros(3)), np.zeros(1))
+    user = bundle.encoder.encode(Sequences.single(np.array([3, 4, 5]), np.zeros(3)), np.zeros(1))
     labels, _ = bundle.index.knn_query(user, k=10)
     exact = np.argsort(-(user @ bundle.vectors.T)[0])[:10]
     assert len(set(labels[0].tolist()) & set(exact.tolist())) >= 8
     assert "cat-00" in bundle.items.categories
     assert bundle.items.row_of[bundle.items.ids[7]] == 7
+    assert len(bundle.identity) == 64 and bundle.users is None
 
 
 def test_truncated_file_is_refused_naming_it(bundle_copy):
@@ -52,17 +54,59 @@ def test_missing_file_is_refused(bundle_copy, name):
         Bundle.load(bundle_copy)
 
 
-def test_unknown_format_version_is_refused(bundle_copy):
-    manifest = json.loads((bundle_copy / "manifest.json").read_text())
-    manifest["format_version"] = 2
-    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="format 2"):
+def _edit_manifest(folder, edit):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("version", [1, 3, None])
+def test_a_format_this_version_does_not_read_is_refused_first(bundle_copy, version):
+    _edit_manifest(bundle_copy, lambda m: m.update(format_version=version))
+    with pytest.raises(
+        BundleError, match=f"bundle format {version!r}, this recserve reads format 2"
+    ):
         Bundle.load(bundle_copy)
 
 
 def test_garbage_manifest_is_refused(bundle_copy):
     (bundle_copy / "manifest.json").write_text("{not json")
-    with pytest.raises(BundleError, match="unreadable manifest"):
+    with pytest.raises(BundleError, match="not JSON"):
+        Bundle.load(bundle_copy)
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ("stateful", "stateful encoder, which this server cannot serve"),
+        ("reranker", "re-ranker, which this server cannot serve"),
+    ],
+)
+def test_parts_this_server_cannot_serve_yet_are_refused(bundle_copy, part, message):
+    value = (
+        {"step": "step.onnx", "readout": "readout.onnx", "state_dim": 8}
+        if part == "stateful"
+        else {"file": "reranker.onnx", "retrieval_identity": "0" * 64}
+    )
+    _edit_manifest(bundle_copy, lambda m: m.update({part: value}))
+    with pytest.raises(BundleError, match=message):
+        Bundle.load(bundle_copy)
+
+
+def test_an_index_of_other_vectors_is_refused(bundle_copy, tmp_path):
+    import hnswlib
+
+    vectors = np.load(bundle_copy / "items.npy")
+    index = hnswlib.Index(space="ip", dim=vectors.shape[1])
+    index.init_index(max_elements=len(vectors))
+    index.add_items(vectors[::-1].copy(), np.arange(len(vectors)))
+    index.save_index(str(bundle_copy / "index.hnsw"))
+    from bundle.format import sha256
+
+    entry = {"sha256": sha256(bundle_copy / "index.hnsw"),
+             "bytes": (bundle_copy / "index.hnsw").stat().st_size}  # fmt: skip
+    _edit_manifest(bundle_copy, lambda m: m["files"].update({"index.hnsw": entry}))
+    with pytest.raises(BundleError, match="indexes other vectors"):
         Bundle.load(bundle_copy)
 
 

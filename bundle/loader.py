@@ -1,0 +1,176 @@
+"""Open a bundle: verify it against its manifest, then load it read-only.
+
+``Bundle.load`` refuses anything it cannot trust or serve, with a
+``BundleError`` that names the bundle and the file: a missing manifest or
+file, a checksum or size mismatch (truncated copy), a format this version does
+not read, arrays or an index whose shape disagrees with the manifest, an
+encoder whose graph does not match its declared inputs, and parts this server
+cannot serve yet (stateful encoders, re-rankers). A refused bundle never
+replaces a serving one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bundle.encoder import Encoder
+from bundle.errors import BundleError
+from bundle.format import INDEX, ITEM_TABLE, ITEMS, MANIFEST, REQUIRED_FILES, sha256
+from bundle.inputs import UserContext
+from bundle.items import ItemTable
+from bundle.manifest import Manifest
+from bundle.users import UserTable
+
+
+def resolve_bundle(path: str | Path) -> Path:
+    """``bundles/<name>/<version>`` as given, or the newest complete version under
+    ``bundles/<name>/`` (versions compare numerically when they are numbers)."""
+    path = Path(path)
+    if (path / MANIFEST).exists():
+        return path
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such bundle folder")
+    versions = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    complete = [p for p in versions if (p / MANIFEST).exists()]
+    if not complete:
+        raise BundleError(f"{path}: no bundle here (no {MANIFEST}, no version folder with one)")
+    return max(complete, key=lambda p: _version_key(p.name))
+
+
+def _version_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-_]", name)
+    )
+
+
+def verify(path: Path) -> tuple[Manifest, str]:
+    """Check the manifest and every file's size and SHA-256; return the manifest and
+    the bundle's content identity (the SHA-256 of ``manifest.json``, which holds
+    every file's checksum)."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        raise BundleError(f"{path}: incomplete bundle, {MANIFEST} is missing")
+    raw = manifest_path.read_bytes()
+    manifest = Manifest.from_json(raw.decode("utf-8", errors="replace"), str(manifest_path))
+    if manifest.stateful is not None:
+        raise BundleError(f"{path}: declares a stateful encoder, which this server cannot serve")
+    if manifest.reranker is not None:
+        raise BundleError(f"{path}: declares a re-ranker, which this server cannot serve")
+    required = [*REQUIRED_FILES, manifest.encoder.file]
+    if manifest.users is not None:
+        required += [manifest.users.vectors, manifest.users.ids]
+    for name in required:
+        if name not in manifest.files:
+            raise BundleError(f"{path}: manifest does not list {name}")
+    for name, entry in manifest.files.items():
+        file = path / name
+        if Path(name).name != name:
+            raise BundleError(f"{path}: manifest names a file outside the bundle: {name!r}")
+        if not file.exists():
+            raise BundleError(f"{path}: incomplete bundle, {name} is missing")
+        size = file.stat().st_size
+        if size != entry.bytes:
+            raise BundleError(f"{file}: {size} bytes, manifest says {entry.bytes} (truncated?)")
+        if sha256(file) != entry.sha256:
+            raise BundleError(f"{file}: checksum mismatch, the file is damaged")
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified, loaded bundle; immutable, shared by concurrent requests."""
+
+    path: Path
+    manifest: Manifest
+    identity: str  # SHA-256 of manifest.json: the bundle's content, not its name
+    vectors: np.ndarray  # (I, D) float32, bias folded in as the manifest's semantics say
+    items: ItemTable
+    users: UserTable | None
+    index: Any  # hnswlib.Index
+    encoder: Encoder
+
+    @property
+    def version(self) -> str:
+        return f"{self.manifest.name}/{self.manifest.version}"
+
+    @property
+    def default_event_type(self) -> str:
+        """``view`` when the model knows it, else its first event type."""
+        types = self.manifest.event_types
+        return "view" if "view" in types else (types[0] if types else "interaction")
+
+    @cached_property
+    def _event_codes(self) -> dict[str, int]:
+        return {name: k for k, name in enumerate(self.manifest.event_types)}
+
+    def event_type_codes(self, names: Sequence[str]) -> np.ndarray:
+        """(n,) int64 codes of event type names in the manifest's vocabulary (0 if unknown)."""
+        lookup = map(self._event_codes.get, names, repeat(0))
+        return np.fromiter(lookup, dtype=np.int64, count=len(names))
+
+    def user_context(self, user_ids: Sequence[str]) -> UserContext | None:
+        """The per-user encoder inputs of ``user_ids`` (None for a bundle without users)."""
+        if self.users is None:
+            return None
+        return self.users.context(self.users.rows(user_ids))
+
+    @classmethod
+    def load(
+        cls, path: str | Path, providers: Sequence[str] | None = None, threads: int = 1
+    ) -> Bundle:
+        import hnswlib
+
+        folder = resolve_bundle(path)
+        manifest, identity = verify(folder)
+        m = manifest
+        try:
+            vectors = np.load(folder / ITEMS, allow_pickle=False)
+        except ValueError as error:
+            raise BundleError(f"{folder / ITEMS}: not a numpy array ({error})") from None
+        expected = (m.item_count, m.dim)
+        if vectors.shape != expected or vectors.dtype != np.float32:
+            raise BundleError(
+                f"{folder / ITEMS}: {vectors.dtype}{vectors.shape}, manifest says float32{expected}"
+            )
+        vectors.setflags(write=False)
+        items = ItemTable.read(folder / ITEM_TABLE, m.item_count)
+        users = None
+        if m.users is not None:
+            users = UserTable.read(
+                folder / m.users.vectors, folder / m.users.ids, m.users.count, m.users.dim
+            )
+        index = hnswlib.Index(space=m.index.space, dim=m.dim)
+        try:
+            index.load_index(str(folder / INDEX), max_elements=m.item_count)
+        except RuntimeError as error:
+            raise BundleError(f"{folder / INDEX}: cannot load the HNSW index ({error})") from None
+        if index.get_current_count() != m.item_count:
+            raise BundleError(
+                f"{folder / INDEX}: {index.get_current_count()} items, manifest says {m.item_count}"
+            )
+        labels = np.asarray(index.get_ids_list(), dtype=np.int64)
+        if len(labels) and (labels.min() < 0 or labels.max() >= m.item_count):
+            raise BundleError(f"{folder / INDEX}: labels outside rows 0..{m.item_count - 1}")
+        probe = labels[: min(len(labels), 4)]
+        stored = np.asarray(index.get_items(probe)) if len(probe) else vectors[:0]
+        if stored.shape != vectors[probe].shape or not np.allclose(stored, vectors[probe]):
+            raise BundleError(f"{folder / INDEX}: indexes other vectors than {ITEMS}")
+        if m.index.ef_search < 1:
+            raise BundleError(f"{folder}: index.ef_search must be >= 1, got {m.index.ef_search}")
+        index.set_ef(m.index.ef_search)
+        try:
+            encoder = Encoder(folder / m.encoder.file, m.encoder, providers, threads)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise BundleError(
+                f"{folder / m.encoder.file}: cannot load the encoder ({error})"
+            ) from None
+        return cls(folder, manifest, identity, vectors, items, users, index, encoder)

@@ -1,0 +1,62 @@
+"""The weight of the live trend term on a model's own score scale, chosen on validation users.
+
+The server ranks by ``<q, x_j> + beta * log(alpha + c_j(now))`` (HRNN-meta
+sec. 3.2). Models score on different scales (LED's inner products are ~10,
+AttRec's negated distances ~1), so one server-wide beta would be too strong
+for one model and too weak for another. At export, each beta of ``GRID`` is
+tried on the validation users, with the decayed counts the server's trend
+store would have held at each user's query time (``training.trends``), and
+the best by ``metric`` is written into the manifest; ties go to the smaller
+beta, and 0 wins where trends do not help.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from bundle.manifest import TrendSemantics
+from training.data.splits import EvalSet
+from training.evaluate import exclude_seen
+from training.metrics import MetricAccumulator
+
+GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def calibrate_trend(
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    users: EvalSet,
+    counts: sp.csr_matrix,
+    half_life: float,
+    alpha: float = 1.0,
+    metric: str = "ndcg@10",
+    grid: tuple[float, ...] = GRID,
+    batch: int = 128,
+) -> TrendSemantics:
+    """``queries`` (V, D) of the ``users`` (V rows), ``counts`` (V, I) their decayed
+    counts; the best beta of ``grid`` by ``metric`` (ndcg@K, hr@K, recall@K or mrr)."""
+    _, _, k = metric.partition("@")
+    ks = (int(k),) if k else (10,)
+    accumulators = [MetricAccumulator(ks, len(vectors)) for _ in grid]
+    for start in range(0, len(users), batch):
+        rows = np.arange(start, min(start + batch, len(users)))
+        part = users.take(rows)
+        model = queries[rows] @ vectors.T
+        trend = np.log(alpha + counts[rows].toarray()).astype(np.float32)
+        for beta, acc in zip(grid, accumulators, strict=True):
+            scores = model + beta * trend
+            targets = exclude_seen(scores, part.history, part.targets)
+            acc.add(scores, targets)
+    values = [float(np.nan_to_num(acc.result().get(metric, 0.0))) for acc in accumulators]
+    best = int(np.argmax(values))  # the first maximum: the smallest beta among ties
+    return TrendSemantics(
+        beta=float(grid[best]),
+        alpha=alpha,
+        half_life_s=half_life,
+        calibration={
+            "metric": metric,
+            "users": len(users),
+            "grid": {f"{b:g}": round(float(v), 6) for b, v in zip(grid, values, strict=True)},
+        },
+    )

@@ -1,0 +1,46 @@
+"""A stage of the request path, and the state one Recommend call carries through them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bundle.loader import Bundle
+    from service.core.memo import UserMemo
+    from service.core.types import RecommendRequest
+    from service.store.base import StoredEvent
+
+
+class Call:
+    """One Recommend call as it moves through the stages (each stage fills its part)."""
+
+    __slots__ = (
+        "bundle", "candidates", "done", "events", "memo", "now", "pool", "reason", "request",
+        "rows", "scores", "wanted",
+    )  # fmt: skip
+
+    def __init__(self, request: RecommendRequest, bundle: Bundle, now: float, wanted: int) -> None:
+        self.request = request
+        self.bundle = bundle
+        self.now = now  # query time, unix seconds
+        self.wanted = wanted  # how many HNSW candidates the retrieve stage fetches
+        self.events: list[StoredEvent] = []  # history: the stored events
+        self.memo: UserMemo | None = None  # history (personal) or the cold-start source
+        self.reason = ""  # why the cold-start source answers ("" when personalised)
+        self.candidates = np.zeros(0, np.int64)  # retrieve: unseen candidate rows
+        self.pool = np.zeros(0, np.int64)  # score: candidates + trending items
+        self.scores = np.zeros(0, np.float32)  # score: model + trend term of the pool
+        self.rows = np.zeros(0, np.int64)  # select: the answer, best first
+        self.done = False  # select: True when k items passed (else retrieve widens)
+
+
+class Stage(Protocol):
+    """A named step of the request path; the pipeline times ``run`` into
+    ``recserve_pipeline_stage_seconds{stage=name}``."""
+
+    name: str
+
+    def run(self, call: Call) -> None:
+        """Do this stage's work on ``call`` (a no-op when its memo slot is filled)."""

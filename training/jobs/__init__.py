@@ -1,0 +1,1 @@
+"""Offline jobs, one dataclass with ``run()`` each: ``EvaluateJob``, ``TrainJob``."""

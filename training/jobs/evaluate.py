@@ -1,0 +1,100 @@
+"""``recserve evaluate``: load -> split -> fit each model -> score the test users -> report."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.evaluate import EvalConfig, Validation, evaluate
+from training.jobs.source import DataSource, SplitSpec
+from training.report import format_results
+
+
+@dataclass
+class EvaluateJob:
+    """Every model on the same split; each tuned on the validation users over its grid
+    (unless ``tune`` is off), then scored on the test users."""
+
+    source: DataSource
+    models: tuple[str, ...]
+    split: SplitSpec = field(default_factory=SplitSpec)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    json_path: str | None = None
+    progress: bool = True
+    tune: bool = True
+    tune_metric: str | None = None
+
+    def run(self) -> dict[str, Any]:
+        from training.registry import create
+        from training.tuning import tune
+
+        started = time.perf_counter()
+        for name in self.models:  # fail on a bad name or parameter before any work
+            create(name, **self.model_params.get(name, {}))
+        data = self.source.load()
+        parts = self.split.apply(data)
+        counts = np.bincount(parts.train.item, minlength=data.n_items)
+        results: dict[str, dict[str, float]] = {}
+        details: dict[str, dict[str, Any]] = {}
+        for name in self.models:
+            fixed = self.model_params.get(name, {})
+            t0 = time.perf_counter()
+            tuning: dict[str, Any] | None = None
+            if self.tune:
+                tuned = tune(name, parts, self.eval, fixed, self.tune_metric)
+                model, tuning = tuned.model, {"metric": tuned.metric, "trials": tuned.trials}
+            else:
+                model = create(name, **fixed)
+                validation = Validation(
+                    parts.valid, data.n_items, model.validation_metric, self.eval, counts
+                )
+                model.fit(parts.train, validation, progress=self.progress)
+            t1 = time.perf_counter()
+            metrics = evaluate(model, parts.test, data.n_items, self.eval, counts, self.progress)
+            t2 = time.perf_counter()
+            details[name] = {
+                "params": jsonable(model.params()),
+                "fit_seconds": round(t1 - t0, 3),
+                "eval_seconds": round(t2 - t1, 3),
+                "users": metrics.pop("users"),
+                "skipped_users": metrics.pop("skipped_users"),
+                "tuning": jsonable(tuning),
+                "training": jsonable(model.fit_info()),
+            }
+            results[name] = metrics
+        report = {
+            "dataset": data.stats(),
+            "protocol": self.split.protocol,
+            "split": parts.describe(),
+            "evaluation": asdict(self.eval),
+            "results": results,
+            "models": details,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        print(format_results(results, self.eval.ks))
+        print(
+            f"{len(self.models)} models, {parts.describe()['test_users']} test users, "
+            f"{report['seconds']:.1f} s"
+        )
+        if self.json_path:
+            Path(self.json_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.json_path).write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
