@@ -52,6 +52,29 @@ bench-baselines: install ## ML-100K baseline tables (leave-last-out and user-hol
 	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol user-holdout \
 		--k 20,50,100 --json reports/ml100k_user_holdout.json
 
+TEMPORAL_MODELS := popularity,recent-popularity,ease,predictor,ew=predictor,soft-split=predictor \
+	--param ew.formulation=ew --param soft-split.formulation=soft-split
+
+bench-models: install ## every model beside the baselines on ML-100K, one evaluate run per protocol
+	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol leave-last-out \
+		--models popularity,recent-popularity,last-item,itemknn,ease,led,attrec,predictor \
+		--k 10,20,50 --json reports/ml100k_leave_last_out.json
+	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol temporal \
+		--models $(TEMPORAL_MODELS) --k 1,5,10 --json reports/ml100k_temporal.json
+	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol user-holdout \
+		--models popularity,itemknn,ease,led,attrec,predictor --k 20,50,100 \
+		--json reports/ml100k_user_holdout.json
+
+bench-synthetic: install ## the temporal table (predictor, EW, soft split) on the synthetic log
+	$(VENV)/bin/recserve generate --out data/synthetic-bench --seed 0
+	$(VENV)/bin/recserve evaluate --data data/synthetic-bench --format recbole --protocol temporal \
+		--models $(TEMPORAL_MODELS) --k 1,5,10 --json reports/synthetic_temporal.json
+
+bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablations, unknown-user fall-backs
+	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0,1,2 --json reports/attrec_ablation.json
+	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0 --unknown-users \
+		--json reports/attrec_unknown_users.json
+
 bench-ease: install ## EASE fit time and memory up to 25,000 items
 	$(PY) -m benchmarks.ease_scaling --json reports/ease_scaling.json
 
@@ -67,8 +90,10 @@ bench-led: install ## LED vs EASE on ML-100K user-holdout, with the ablation tab
 bench-pretrain: install ## PMI + randomized SVD on a 100K-item catalogue
 	$(PY) -m benchmarks.pretrain_scaling --items 100000 --json reports/pretrain_scaling.json
 
-bench-serving: install ## stage latencies and gRPC throughput vs a do-nothing server (100K items)
-	$(PY) -m loadtest.benchmark --json reports/serving_benchmark.json
+MODEL ?= led
+
+bench-serving: install ## MODEL=led|predictor|attrec: stage latencies, gRPC throughput vs a do-nothing server (100K items)
+	$(PY) -m loadtest.benchmark --model $(MODEL) --json reports/serving_$(MODEL).json
 
 loadtest: install redis ## locust, headless and bounded: REST + gRPC on the embedded and Redis stores
 	$(PY) -m loadtest.locust_run --stores file,redis://127.0.0.1:6379/14 --users 20 \
@@ -80,5 +105,6 @@ proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.
 clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
 
-.PHONY: help install redis lint test demo bench-baselines bench-ease led-ml100k bench-led \
+.PHONY: help install redis lint test demo bench-baselines bench-models bench-synthetic bench-attrec \
+	bench-ease led-ml100k bench-led \
 	bench-pretrain bench-serving loadtest proto serving-image-check clean

@@ -148,7 +148,9 @@ class Bundle:
             users = UserTable.read(
                 folder / m.users.vectors, folder / m.users.ids, m.users.count, m.users.dim
             )
-        index = hnswlib.Index(space=m.index.space, dim=m.dim)
+        form = m.index.form
+        points = form.item_vectors(vectors[:1])  # the index's own dimension
+        index = hnswlib.Index(space=form.space, dim=points.shape[1])
         try:
             index.load_index(str(folder / INDEX), max_elements=m.item_count)
         except RuntimeError as error:
@@ -161,8 +163,9 @@ class Bundle:
         if len(labels) and (labels.min() < 0 or labels.max() >= m.item_count):
             raise BundleError(f"{folder / INDEX}: labels outside rows 0..{m.item_count - 1}")
         probe = labels[: min(len(labels), 4)]
-        stored = np.asarray(index.get_items(probe)) if len(probe) else vectors[:0]
-        if stored.shape != vectors[probe].shape or not np.allclose(stored, vectors[probe]):
+        points = form.item_vectors(vectors[probe])
+        stored = np.asarray(index.get_items(probe)) if len(probe) else points
+        if stored.shape != points.shape or not np.allclose(stored, points, atol=1e-6):
             raise BundleError(f"{folder / INDEX}: indexes other vectors than {ITEMS}")
         if m.index.ef_search < 1:
             raise BundleError(f"{folder}: index.ef_search must be >= 1, got {m.index.ef_search}")

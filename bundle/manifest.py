@@ -105,16 +105,74 @@ class EncoderSpec:
 
 
 @dataclass(frozen=True)
-class IndexInfo:
-    """HNSW parameters (``export.index_build``) and the recall measured against exact search."""
+class ProjectionBlock:
+    """``width`` coordinates multiplied by ``scale``, or dropped (``keep`` false)."""
 
-    space: str
+    width: int
+    scale: float = 1.0
+    keep: bool = True
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A blockwise linear map from the model's vectors to the index's vectors."""
+
+    blocks: tuple[ProjectionBlock, ...]
+
+    @property
+    def width(self) -> int:
+        return sum(b.width for b in self.blocks)
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        """(..., width) -> (..., kept width) float32."""
+        parts, start = [], 0
+        for b in self.blocks:
+            if b.keep:
+                parts.append(vectors[..., start : start + b.width] * np.float32(b.scale))
+            start += b.width
+        return np.ascontiguousarray(np.concatenate(parts, axis=-1), dtype=np.float32)
+
+
+INDEX_SPACES = ("ip", "l2")
+
+
+@dataclass(frozen=True)
+class IndexForm:
+    """How the HNSW index sees the model: ``ip`` over the item vectors themselves (the
+    default), or another space over projections of items and queries whose ranking
+    is the model's inner product (e.g. ``l2`` for a metric-learning model, AttRec)."""
+
+    space: str = "ip"
+    items: Projection | None = None  # None: the item vectors as they are
+    queries: Projection | None = None  # None: the user vector as it is
+
+    def __post_init__(self) -> None:
+        if self.space not in INDEX_SPACES:
+            raise ValueError(f"index space must be one of {INDEX_SPACES}, got {self.space!r}")
+
+    def item_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return vectors if self.items is None else self.items.apply(vectors)
+
+    def query_vectors(self, queries: np.ndarray) -> np.ndarray:
+        return queries if self.queries is None else self.queries.apply(queries)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """HNSW parameters (``export.index_build``), the index's form and the recall@k of
+    its top k against the exact top k of the model's own scores."""
+
     M: int
     ef_construction: int
     ef_search: int
     recall_at_10: float
     recall_at_100: float
     queries: int
+    form: IndexForm = field(default_factory=IndexForm)
+
+    @property
+    def space(self) -> str:
+        return self.form.space
 
 
 @dataclass(frozen=True)
@@ -245,6 +303,14 @@ class Manifest:
         cold = self.semantics.cold_start
         if cold.kind == "query" and len(cold.query) != self.dim:
             raise ValueError(f"cold_start.query has {len(cold.query)} values, dim is {self.dim}")
+        for name, projection in (
+            ("items", self.index.form.items),
+            ("queries", self.index.form.queries),
+        ):
+            if projection is not None and projection.width != self.dim:
+                raise ValueError(
+                    f"index.form.{name} maps {projection.width} coordinates, dim is {self.dim}"
+                )
         if self.encoder.needs_users and self.users is None:
             raise ValueError("the encoder reads the user table but the bundle has none")
 

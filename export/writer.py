@@ -95,8 +95,11 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
         context = table.context(np.where(known, table.rows(list(ids)), -1))
     inputs = build_inputs(spec, check.history, check.now, context)
     queries = model.encode_user(check.history, check.now, check.users)
-    index, index_info = build_index(vectors, queries, config.target_recall, threads=config.threads)
-    index.save_index(str(folder / INDEX))  # type: ignore[attr-defined]
+    form = model.index_form()
+    index, index_info = build_index(
+        vectors, queries, config.target_recall, form, threads=config.threads
+    )
+    index.save_index(str(folder / INDEX))
     module = model.export_encoder()
     export_onnx(module, spec, inputs, folder / spec.file)
     names.append(spec.file)
@@ -146,12 +149,14 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
 def _write_users(
     checkpoint: Checkpoint, folder: Path
 ) -> tuple[UserTableSpec | None, UserTable | None]:
-    vectors = checkpoint.model.user_table()
-    if vectors is None:
+    found = checkpoint.model.user_table()
+    if found is None:
         return None, None
-    ids = list(checkpoint.users.ids)
-    if len(ids) != len(vectors):
-        raise ExportError(f"user table has {len(vectors)} rows for {len(ids)} training users")
+    vectors, trained = found
+    if len(checkpoint.users) != len(vectors):
+        raise ExportError(f"user table has {len(vectors)} rows for {len(checkpoint.users)} users")
+    ids = list(checkpoint.users.ids[trained])  # users training gave no row stay unknown
+    vectors = vectors[trained]
     UserTable.write(folder, ids, vectors, USERS, USER_TABLE)
     spec = UserTableSpec(len(ids), int(vectors.shape[1]), checkpoint.model.user_fallback())
     return spec, UserTable.read(folder / USERS, folder / USER_TABLE, spec.count, spec.dim)

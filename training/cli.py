@@ -94,7 +94,10 @@ def add_evaluate_parser(sub: Any) -> None:
     add_data_arguments(parser)
     add_split_arguments(parser)
     parser.add_argument(
-        "--models", default=DEFAULT_MODELS, help=f"comma list (default {DEFAULT_MODELS})"
+        "--models",
+        default=DEFAULT_MODELS,
+        help=f"comma list of NAME or LABEL=NAME (a variant: ew=predictor --param "
+        f"ew.formulation=ew); default {DEFAULT_MODELS}",
     )
     parser.add_argument("--k", type=_ints, default=(10, 20, 50), help="cut-offs, e.g. 10,20,50")
     parser.add_argument("--json", default=None, help="write the JSON report here")
@@ -116,7 +119,8 @@ def add_evaluate_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="MODEL.NAME=VALUE",
-        help="model hyper-parameter, e.g. ease.l2=200 (repeatable)",
+        help="model hyper-parameter by model name or label, e.g. ease.l2=200 or "
+        "led.max_epochs=20 (repeatable)",
     )
     parser.add_argument(
         "--no-tune",

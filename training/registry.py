@@ -17,7 +17,11 @@ T = TypeVar("T", bound=type[Recommender])
 
 _REGISTRY: dict[str, type[Recommender]] = {}
 # name -> module that registers it (imported on demand; may need torch).
-_LAZY: dict[str, str] = {"led": "training.models.led"}
+_LAZY: dict[str, str] = {
+    "led": "training.models.led",
+    "predictor": "training.models.predictor",
+    "attrec": "training.models.attrec",
+}
 
 
 def register(name: str) -> Callable[[T], T]:

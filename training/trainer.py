@@ -33,6 +33,7 @@ class TrainConfig:
     patience: int = 10
     eval_metric: str = "ndcg@10"  # validation metric for early stopping
     optimizer: str = "adam"  # adam | adagrad
+    initial_accumulator: float = 0.0  # adagrad's starting sum of squared gradients
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
 
@@ -75,9 +76,6 @@ class Plan:
     after_step: Callable[[], None] | None = None  # e.g. norm clipping (AttRec eq. 12)
 
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
-
-
 def fit_with_early_stopping(
     plan: Plan,
     validate: Callable[[], float] | None,
@@ -96,7 +94,12 @@ def fit_with_early_stopping(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     groups = plan.param_groups or [{"params": [p for p in module.parameters() if p.requires_grad]}]
-    optimizer = OPTIMIZERS[config.optimizer](groups, lr=config.lr)
+    if config.optimizer == "adagrad":
+        optimizer: torch.optim.Optimizer = torch.optim.Adagrad(
+            groups, lr=config.lr, initial_accumulator_value=config.initial_accumulator
+        )
+    else:
+        optimizer = torch.optim.Adam(groups, lr=config.lr)
     log = TrainLog()
     best_state = copy.deepcopy(module.state_dict())
     waited = 0

@@ -8,10 +8,12 @@ The bundle declares it (``semantics.cold_start``), the server does not guess:
 - ``popularity``: the items' training counts, log(1 + count), for models
   with no meaningful query without history (AttRec).
 
-Either way the live trend term is added by the score stage, so a cold user
-gets the trend- and popularity-ranked answer, flagged ``personalized=false``.
-One source per bundle, shared by every cold user: its candidates and pool are
-memoised like a user's.
+Either way the source is a fixed score per item, computed exactly once per
+bundle (a fixed query is a poor HNSW query: it may be orthogonal to the
+embedding space, as LED's is), and the live trend term is added by the score
+stage, so a cold user gets the trend- and bias- (or popularity-) ranked
+answer, flagged ``personalized=false``. One source per bundle, shared by every
+cold user: its candidates and pool are memoised like a user's.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def source_for(bundle: Bundle) -> UserMemo:
     cold = bundle.manifest.semantics.cold_start
     memo = UserMemo(history=None, seen=blocked_set())
     if cold.kind == "query":
-        memo.query = np.asarray(cold.query, dtype=np.float32)
+        memo.static = bundle.vectors @ np.asarray(cold.query, dtype=np.float32)
     else:
         memo.static = np.log1p(bundle.items.counts).astype(np.float32)
     return memo

@@ -156,7 +156,7 @@ class RecommendationService:
             raise NotFound(f"item {item_id!r} is not in bundle {bundle.version}")
         query = bundle.manifest.semantics.similar_items.apply(bundle.vectors[row])
         start = time.perf_counter()
-        candidates = retrieve.search(bundle, query, k + 1)
+        candidates = retrieve.search(bundle, query, (k + 1) * self.settings.overfetch)
         self._timers["retrieve"](time.perf_counter() - start)
         candidates = candidates[candidates != row]
         scores = bundle.vectors[candidates] @ query

@@ -30,7 +30,7 @@ def test_index_recall_against_exact_search_is_recorded_and_high(led_bundle):
     index = json.loads((led_bundle / "manifest.json").read_text())["index"]
     assert index["recall_at_10"] >= 0.95
     assert 0 < index["recall_at_100"] <= 1
-    assert index["space"] == "ip" and index["queries"] > 10
+    assert index["form"]["space"] == "ip" and index["queries"] > 10
 
 
 def test_onnx_encoder_matches_torch_for_any_batch_and_history_length(led_bundle, led_checkpoint):

@@ -18,7 +18,11 @@ from training.report import format_results
 @dataclass
 class EvaluateJob:
     """Every model on the same split; each tuned on the validation users over its grid
-    (unless ``tune`` is off), then scored on the test users."""
+    (unless ``tune`` is off), then scored on the test users.
+
+    A model is a registered name or ``LABEL=NAME``, so one model runs in several
+    variants in one report (``ew=predictor`` with ``--param ew.formulation=ew``);
+    ``model_params`` are keyed by label."""
 
     source: DataSource
     models: tuple[str, ...]
@@ -35,22 +39,23 @@ class EvaluateJob:
         from training.tuning import tune
 
         started = time.perf_counter()
-        for name in self.models:  # fail on a bad name or parameter before any work
-            create(name, **self.model_params.get(name, {}))
+        names = dict(model_label(m) for m in self.models)
+        for label, name in names.items():  # fail on a bad name or parameter before any work
+            create(name, **self.model_params.get(label, {}))
         data = self.source.load()
         parts = self.split.apply(data)
         counts = np.bincount(parts.train.item, minlength=data.n_items)
         results: dict[str, dict[str, float]] = {}
         details: dict[str, dict[str, Any]] = {}
-        for name in self.models:
+        for name, registered in names.items():
             fixed = self.model_params.get(name, {})
             t0 = time.perf_counter()
             tuning: dict[str, Any] | None = None
             if self.tune:
-                tuned = tune(name, parts, self.eval, fixed, self.tune_metric)
+                tuned = tune(registered, parts, self.eval, fixed, self.tune_metric)
                 model, tuning = tuned.model, {"metric": tuned.metric, "trials": tuned.trials}
             else:
-                model = create(name, **fixed)
+                model = create(registered, **fixed)
                 validation = Validation(
                     parts.valid, data.n_items, model.validation_metric, self.eval, counts
                 )
@@ -68,6 +73,12 @@ class EvaluateJob:
                 "training": jsonable(model.fit_info()),
             }
             results[name] = metrics
+            if self.json_path:
+                folder = Path(self.json_path).parent
+                folder.mkdir(parents=True, exist_ok=True)
+                stem = Path(self.json_path).stem
+                written = model.write_artifacts(folder, f"{stem}.{name}.")
+                details[name]["artifacts"] = [str(p) for p in written]
         report = {
             "dataset": data.stats(),
             "protocol": self.split.protocol,
@@ -86,6 +97,15 @@ class EvaluateJob:
             Path(self.json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(self.json_path).write_text(json.dumps(report, indent=2) + "\n")
         return report
+
+
+def model_label(spec: str) -> tuple[str, str]:
+    """``"ew=predictor"`` -> ``("ew", "predictor")``; ``"ease"`` -> ``("ease", "ease")``."""
+    label, sep, name = spec.partition("=")
+    label, name = label.strip(), name.strip()
+    if sep and not (label and name):
+        raise ValueError(f"--models {spec!r}: expected NAME or LABEL=NAME")
+    return (label, name) if sep else (label, label)
 
 
 def jsonable(value: Any) -> Any:

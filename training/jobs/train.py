@@ -78,5 +78,7 @@ class TrainJob:
         folder = save_checkpoint(
             self.out, model, data, parts.train, checks, report, self.trend_half_life_s
         )
+        for path in model.write_artifacts(folder):
+            print(f"wrote {path}")
         print(f"checkpoint written to {folder} ({report['seconds']:.1f} s)")
         return report

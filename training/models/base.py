@@ -11,13 +11,14 @@ HNSW index (ARCHITECTURE.md, "Models as maximum-inner-product search").
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from bundle.history import Sequences
 from bundle.inputs import UserContext, build_inputs
-from bundle.manifest import ColdStart, EncoderSpec, ItemQuery
+from bundle.manifest import ColdStart, EncoderSpec, IndexForm, ItemQuery
 from training.data.interactions import Interactions
 
 
@@ -73,6 +74,10 @@ class Recommender(ABC):
         """What training did (epochs, best epoch, ...), for reports; empty by default."""
         return {}
 
+    def write_artifacts(self, folder: Path, prefix: str = "") -> list[Path]:
+        """Write pictures of what was learned beside the metrics (none by default)."""
+        return []
+
 
 class RetrievalModel(Recommender):
     """A recommender that serves as inner-product search.
@@ -103,8 +108,15 @@ class RetrievalModel(Recommender):
         """What the vectors mean: the cold-start query (or popularity) and how a
         similar-items query is formed from an item row."""
 
-    def user_table(self) -> np.ndarray | None:
-        """(n_users, d) per-user parameters by dense training user index, or None."""
+    def index_form(self) -> IndexForm:
+        """How the HNSW index sees the vectors (default: inner product over them as
+        they are); a form whose ranking differs from the model's fails the exporter's
+        recall check."""
+        return IndexForm()
+
+    def user_table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-user parameters, or None: (n_users, d) by dense user index and (n_users,)
+        bool, true for the users training gave parameters (the others are unknown)."""
         return None
 
     def user_fallback(self) -> str:
@@ -126,10 +138,12 @@ class RetrievalModel(Recommender):
 
     def user_context(self, users: np.ndarray | None, batch: int) -> UserContext | None:
         """The ``user_vector``/``user_known`` inputs for dense user indices (-1: unknown)."""
-        table = self.user_table()
-        if table is None:
+        found = self.user_table()
+        if found is None:
             return None
+        table, trained = found
         rows = np.full(batch, -1, np.int64) if users is None else np.asarray(users, np.int64)
+        rows = np.where((rows >= 0) & trained[np.maximum(rows, 0)], rows, -1)
         return UserContext.from_table(table, rows)
 
     def encoder_inputs(

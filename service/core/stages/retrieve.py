@@ -20,15 +20,17 @@ from service.core.stages.select import is_member
 def search(bundle: Bundle, query: np.ndarray, n: int) -> np.ndarray:
     """(n,) item rows by approximate inner product, best first (hnswlib uses max(ef, n))."""
     n = min(n, bundle.manifest.item_count)
-    labels, _ = bundle.index.knn_query(query[None, :], k=n, num_threads=1)
+    point = bundle.manifest.index.form.query_vectors(query[None, :])
+    labels, _ = bundle.index.knn_query(point, k=n, num_threads=1)
     return labels[0].astype(np.int64)
 
 
 def best_static(scores: np.ndarray, n: int) -> np.ndarray:
     """(n,) rows with the highest static scores, best first (ties to the lower row)."""
     n = min(n, len(scores))
-    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    return top[np.lexsort((top, -scores[top]))].astype(np.int64)
+    kth = -np.partition(-scores, n - 1)[n - 1]
+    top = np.flatnonzero(scores >= kth)  # every tie of the n-th, so the lower rows win
+    return top[np.lexsort((top, -scores[top]))][:n].astype(np.int64)
 
 
 def candidates(bundle: Bundle, memo: UserMemo, n: int) -> np.ndarray:

@@ -87,3 +87,12 @@ def test_top_k_is_best_first_with_ties_to_the_lower_row(n):
     top_rows, top_scores = select.top_k(rows, scores, 10)
     expected = sorted(zip(rows.tolist(), scores.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
     assert list(zip(top_rows.tolist(), top_scores.tolist(), strict=True)) == expected[:10]
+
+
+@pytest.mark.parametrize("n", [1, 7, 30])
+def test_best_static_is_best_first_with_ties_to_the_lower_row(n):
+    from service.core.stages.retrieve import best_static
+
+    scores = np.random.default_rng(n).integers(0, 4, size=30).astype(np.float32)
+    expected = sorted(range(30), key=lambda r: (-scores[r], r))[:n]
+    assert best_static(scores, n).tolist() == expected

@@ -49,3 +49,23 @@ def test_evaluate_job_writes_the_report_schema(tmp_path, small_log):
             assert 0.0 <= metrics[key] <= 1.0
     assert report["seconds"] > 0
     assert report["results"]["itemknn"]["ndcg@10"] > report["results"]["popularity"]["ndcg@10"]
+
+
+def test_labels_run_variants_of_one_model_in_one_report(tmp_path, small_log):
+    from training.data.synthetic import write_recbole
+
+    folder = write_recbole(small_log.interactions, tmp_path / "demo")
+    report = EvaluateJob(
+        source=DataSource(str(folder), "recbole"),
+        split=SplitSpec("leave-last-out"),
+        models=("knn=itemknn", "wide=itemknn"),
+        model_params={"knn": {"neighbours": 5}, "wide": {"neighbours": 100}},
+        eval=EvalConfig(ks=(10,)),
+        progress=False,
+        tune=False,
+    ).run()
+    assert set(report["results"]) == {"knn", "wide"}
+    assert report["models"]["knn"]["params"]["neighbours"] == 5
+    assert report["results"]["knn"] != report["results"]["wide"]
+    with pytest.raises(ValueError, match="LABEL=NAME"):
+        EvaluateJob(DataSource(str(folder), "recbole"), models=("x=",)).run()
