@@ -1,0 +1,125 @@
+"""Every servable model, end to end: train on tiny synthetic data, export, serve over
+loopback, and check that the server answers with the offline model's own scores.
+
+A model gets this test by registering: the parameters below only make training
+short (``max_epochs`` bounds every torch model) and the networks small.
+"""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+from bundle.history import Sequences
+from export.writer import write_bundle
+from service.rpc import recommender_pb2 as pb
+from service.rpc import recommender_pb2_grpc as rpc
+from tests.conftest import train_checkpoint
+from tests.service.conftest import running
+from training.checkpoint import load_checkpoint
+from training.jobs.source import SplitSpec
+from training.registry import servable
+
+TINY = {
+    "led": {"dim": 16, "negatives": 50},
+    "predictor": {"hidden": (32, 16), "windows": 3, "lr": 0.01},
+    "attrec": {"dim": 16, "batch_size": 256},
+}
+NOW = 1_800_000_000.0  # after the synthetic log, so every event has an age
+
+
+def test_every_servable_model_is_covered_here():
+    assert set(servable()) == set(TINY)
+
+
+@pytest.fixture(scope="module", params=sorted(TINY))
+def trained(request, tmp_path_factory, small_log):
+    name = request.param
+    root = tmp_path_factory.mktemp(name)
+    params = {**TINY[name], "max_epochs": 3}
+    folder = train_checkpoint(root, small_log, name, params, split=SplitSpec("leave-last-out"))
+    checkpoint = load_checkpoint(folder)
+    bundle = write_bundle(checkpoint, root / "bundles" / name / "1")
+    with (
+        running(bundle, trend_beta=0.0) as server,
+        grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel,
+    ):
+        yield checkpoint, server, rpc.RecommenderStub(channel)
+
+
+def _record(stub, user: str, items: list[str], stamps: list[float]) -> None:
+    events = [pb.Event(user_id=user, item_id=i, timestamp=t, event_type="view")
+              for i, t in zip(items, stamps, strict=True)]  # fmt: skip
+    assert stub.RecordEvents(pb.RecordEventsRequest(events=events)).accepted == len(events)
+
+
+def _offline(checkpoint, rows: np.ndarray, stamps: np.ndarray, user: int) -> np.ndarray:
+    """The model's own (I,) scores for one history, as `recserve evaluate` computes them."""
+    view = checkpoint.event_types.index("view")
+    history = Sequences.single(rows, stamps, np.full(len(rows), view), np.ones(len(rows)))
+    return checkpoint.model.score(history, np.array([NOW]), np.array([user]))[0]
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_served_scores_are_the_offline_model_scores(trained, known):
+    checkpoint, _, stub = trained
+    validation = checkpoint.validation
+    users = checkpoint.users.ids
+    found = 0
+    for r in range(6):
+        part = validation.history.take([r])
+        rows, stamps = part.item.astype(np.int64)[-40:], part.timestamp[-40:]
+        user = int(validation.users[r])
+        name = users[user] if known else f"newcomer-{r}-{time.time_ns()}"
+        _record(stub, name, [checkpoint.items.ids[i] for i in rows], stamps.tolist())
+        reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=20, now=NOW))
+        assert reply.personalized
+        offline = _offline(checkpoint, rows, stamps, user if known else -1)
+        served = np.array([checkpoint.items.index_of(i.item_id)[0] for i in reply.items])
+        scores = np.array([i.score for i in reply.items])
+        np.testing.assert_allclose(scores, offline[served], rtol=1e-4, atol=1e-4)
+        offline[np.unique(rows)] = -np.inf
+        twentieth = np.sort(offline)[-20]
+        found += int((offline[served] >= twentieth - 1e-5).sum())
+    assert found >= 0.9 * 6 * 20  # HNSW finds the exact top 20
+
+
+def test_cold_start_follows_the_declared_semantics(trained):
+    checkpoint, server, stub = trained
+    bundle = server.bundles.current
+    reply = stub.Recommend(pb.RecommendRequest(user_id=f"cold-{time.time_ns()}", k=10, now=NOW))
+    assert not reply.personalized and reply.fallback_reason == "no_history"
+    cold = bundle.manifest.semantics.cold_start
+    if cold.kind == "query":
+        expected = bundle.vectors @ np.asarray(cold.query, np.float32)
+    else:
+        expected = np.log1p(checkpoint.item_counts).astype(np.float32)
+    served = bundle.items.rows([i.item_id for i in reply.items])
+    np.testing.assert_allclose([i.score for i in reply.items], expected[served], rtol=1e-5)
+    assert set(served.tolist()) == set(np.lexsort((np.arange(len(expected)), -expected))[:10])
+
+
+def test_similar_items_follow_the_declared_semantics(trained):
+    checkpoint, server, stub = trained
+    bundle = server.bundles.current
+    row = int(np.argmax(checkpoint.item_counts))
+    reply = stub.SimilarItems(pb.SimilarItemsRequest(item_id=bundle.items.ids[row], k=10))
+    query = bundle.manifest.semantics.similar_items.apply(bundle.vectors[row])
+    expected = bundle.vectors @ query
+    expected[row] = -np.inf
+    served = bundle.items.rows([i.item_id for i in reply.items])
+    np.testing.assert_allclose([i.score for i in reply.items], expected[served], rtol=1e-4)
+    assert len(set(served.tolist()) & set(np.argsort(-expected)[:10].tolist())) >= 9
+
+
+def test_the_bundle_carries_its_model_and_a_calibrated_trend_weight(trained):
+    checkpoint, server, _ = trained
+    manifest = server.bundles.current.manifest
+    assert manifest.model.kind == checkpoint.kind
+    trend = manifest.semantics.trend
+    grid = trend.calibration["grid"]
+    assert trend.beta == max((float(b) for b in grid), key=lambda b: (grid[f"{b:g}"], -b))
+    assert server.service.score.trend_terms(server.bundles.current) == (0.0, trend.alpha)

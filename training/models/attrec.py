@@ -1,0 +1,382 @@
+"""AttRec: self-attentive metric learning (Zhang et al., AAAI 2019; ``attrec-self-attentive-
+metric-learning``).
+
+Short-term intent: self-attention over the user's last L items X_t (eq. 1),
+with a shared ReLU projection of query and key (eqs. 2-3) to which the sinusoidal
+time signal is added first (eqs. 7-8), a scaled softmax with the diagonal
+masked (eq. 4), the items themselves as values (eq. 5) and the mean over the
+L outputs (eq. 6): m_u. Long-term preference: a user vector U_u. The score of
+item j is the weighted distance of eq. 10,
+
+    y_uj = w ||U_u - V_j||^2 + (1 - w) ||m_u - X_j||^2,    smaller is better,
+
+trained with the margin hinge loss of eq. 11 over the next T items and T
+sampled negatives each, with L2 (or the norm clipping of eq. 12), by Adagrad.
+
+Served as inner-product search: expanding the squares,
+
+    -y_uj = <[2w U, 2(1-w) m, -w, -(1-w)], [V_j, X_j, |V_j|^2, |X_j|^2]> - c_u,
+
+where c_u = w|U|^2 + (1-w)|m|^2 is the same for every item, so the top k by
+inner product is the top k by smallest distance. (ARCHITECTURE.md writes the
+two squared norms as one column; keeping them apart lets the query weigh them
+per user, which the unknown-user fall-back below needs.) A user the model has
+no U_u for gets the fall-back ``unknown_user`` names: ``fold-in`` (U_u = the
+mean of V over their history, the minimiser of sum_i ||U - V_i||^2) or
+``short-term`` (w = 0 for that user).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from bundle.history import HistoryPolicy
+from bundle.manifest import (
+    ColdStart,
+    EncoderSpec,
+    IndexForm,
+    InputSpec,
+    ItemQuery,
+    OutputSpec,
+    Projection,
+    ProjectionBlock,
+    QueryBlock,
+)
+from training.data.interactions import Interactions
+from training.data.windows import Windows, sliding_windows
+from training.models.torch_base import TorchRetrievalModel, to_numpy
+from training.registry import register
+from training.trainer import Plan, TrainConfig
+
+UNKNOWN_USER = ("fold-in", "short-term")
+LOSSES = ("hinge", "logistic")
+
+
+@dataclass(frozen=True)
+class AttRecConfig:
+    """Defaults follow the paper's MovieLens settings (sec. "Implementation Details"):
+    d = 100, L = 5, T = 3, margin 0.5, Adagrad with learning rate 0.05."""
+
+    dim: int = 100
+    length: int = 5  # L: the last L items form the short-term intent
+    targets: int = 3  # T: the next T items are the positives of a window
+    weight: float = 0.2  # omega of eq. 10: long-term share of the distance
+    margin: float = 0.5  # gamma of eq. 11
+    negatives: int = 1  # sampled negatives per positive
+    l2: float = 1e-3  # lambda of eq. 11 on the embeddings of a window (0 with norm_clip)
+    attention_l2: float = 1e-3  # lambda on the attention's projection W_Q = W_K
+    norm_clip: bool = False  # eq. 12: keep X, V, U in the unit ball instead of L2
+    dropout: float = 0.0  # on the keys of the attention's nonlinear layer
+    self_attention: bool = True  # False: m_u = mean of X_t (the paper's ablation)
+    time_signal: bool = True  # eqs. 7-8
+    loss: str = "hinge"  # hinge (eq. 11) | logistic (the authors' released code)
+    init_std: float = 0.01
+    unknown_user: str = "fold-in"  # fold-in | short-term
+    history: int = 200  # events the encoder reads (the fold-in of unknown users)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            lr=0.05, batch_size=1000, max_epochs=60, eval_every=1, patience=8,
+            eval_metric="mrr", optimizer="adagrad",
+        )
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.dim >= 2 and self.length >= 1 and self.targets >= 1, "dim, length, targets"),
+            (0.0 <= self.weight <= 1.0, "weight must be in [0, 1]"),
+            (self.unknown_user in UNKNOWN_USER, f"unknown_user must be one of {UNKNOWN_USER}"),
+            (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
+            (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
+            (self.history >= self.length, "history must be >= length"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def time_signal(length: int, dim: int) -> torch.Tensor:
+    """(length, dim) TE(t, 2i) = sin(t / 10000^(2i/d)), TE(t, 2i+1) = cos(...) (eqs. 7-8)."""
+    t = torch.arange(length, dtype=torch.float32)[:, None]
+    i = torch.arange(0, dim, 2, dtype=torch.float32)[None, :]
+    angle = t / torch.pow(10000.0, i / dim)
+    signal = torch.zeros(length, dim)
+    signal[:, 0::2] = torch.sin(angle)
+    signal[:, 1::2] = torch.cos(angle)[:, : dim // 2]
+    return signal
+
+
+class ShortTerm(torch.nn.Module):
+    """m_u and the attention weights of each input item, eqs. 1-8.
+
+    ``items``/``mask`` (B, H) are the user's events, oldest first, padded at the
+    end; the last ``length`` real ones are attended (positions right-aligned so
+    the latest item is always position L-1, as in training).
+    """
+
+    def __init__(self, dim: int, length: int, config: AttRecConfig) -> None:
+        super().__init__()
+        self.length = length
+        # "query and key ... through nonlinear transformation with shared parameters":
+        # W_Q = W_K (eqs. 2-3); the masked diagonal keeps an item from matching itself
+        self.project = torch.nn.Linear(dim, dim, bias=False)
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.attention = config.self_attention
+        self.signal: torch.Tensor
+        self.register_buffer("signal", time_signal(length, dim) if config.time_signal else
+                             torch.zeros(length, dim))  # fmt: skip
+        self.scale = 1.0 / math.sqrt(dim)
+
+    def forward(
+        self, table: torch.Tensor, items: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) m_u and (B, H) each input event's weight in m_u."""
+        L = self.length
+        count = mask.sum(1).long()  # (B,)
+        offset = torch.arange(L, device=items.device)[None, :]
+        position = count[:, None] - L + offset  # (B, L) index of the window's events
+        valid = position >= 0
+        index = position.clamp_min(0)
+        window = torch.gather(items, 1, index) * valid.long()  # (B, L)
+        x = table[window]  # (B, L, d)
+        weight = valid.to(x.dtype)
+        n = weight.sum(1).clamp_min(1.0)  # (B,)
+        if not self.attention:  # the paper's ablation: m_u = mean of the window's X
+            affinity = torch.diag_embed(weight)
+        else:
+            inputs = x + self.signal[None]
+            projected = torch.relu(self.project(inputs))
+            q, k = projected, self.dropout(projected)
+            logits = q @ k.transpose(1, 2) * self.scale  # (B, L, L)
+            keys = valid[:, None, :].expand(-1, L, -1)
+            others = keys & ~torch.eye(L, dtype=torch.bool, device=x.device)[None]
+            # mask the diagonal (eq. 4) unless the item has no other item to attend to
+            alone = others.sum(-1, keepdim=True) == 0
+            allowed = (alone & keys) | (~alone & others)  # (no Where over bools in onnxruntime)
+            logits = logits.masked_fill(~allowed, -1e9)
+            affinity = torch.softmax(logits, dim=-1) * weight[:, :, None]  # (B, L, L)
+        attended = affinity @ x  # (B, L, d), eq. 5 (rows of padding are zero)
+        m = attended.sum(1) / n[:, None]  # eq. 6
+        per_window = affinity.sum(1) / n[:, None]  # (B, L): each window event's weight in m
+        weights = torch.zeros_like(mask).scatter_add(1, index, per_window * weight)
+        return m, weights
+
+
+class AttRecNetwork(torch.nn.Module):
+    def __init__(self, n_users: int, n_items: int, config: AttRecConfig) -> None:
+        super().__init__()
+        d = config.dim
+
+        def table(rows: int) -> torch.nn.Parameter:
+            return torch.nn.Parameter(torch.randn(rows, d) * config.init_std)
+
+        self.U, self.V, self.X = table(n_users), table(n_items), table(n_items)
+        self.short = ShortTerm(d, config.length, config)
+        self.weight = config.weight
+
+    def distances(
+        self, users: torch.Tensor, items: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, C) y_uj of eq. 10 for each window's candidate items (B, C)."""
+        m, _ = self.short(self.X, items, mask)
+        u = self.U[users]
+        w = self.weight
+        long = ((u[:, None, :] - self.V[candidates]) ** 2).sum(-1)
+        short = ((m[:, None, :] - self.X[candidates]) ** 2).sum(-1)
+        return w * long + (1.0 - w) * short
+
+
+class AttRecEncoder(torch.nn.Module):
+    """ONNX-exportable user side: (items, mask, user_vector, user_known) ->
+    ([2w U, 2(1-w) m, -w, -(1-w)], history weights)."""
+
+    def __init__(self, short: ShortTerm, X: np.ndarray, V: np.ndarray, config: AttRecConfig):
+        super().__init__()
+        self.short = short
+        self.X: torch.Tensor
+        self.V: torch.Tensor
+        self.register_buffer("X", torch.from_numpy(X))
+        self.register_buffer("V", torch.from_numpy(V))
+        self.weight = config.weight
+        self.fold_in = config.unknown_user == "fold-in"
+
+    def forward(
+        self, items: torch.Tensor, mask: torch.Tensor, user: torch.Tensor, known: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        m, weights = self.short(self.X, items, mask)
+        k = known[:, None]
+        if self.fold_in:  # U = mean of V over the history (argmin_U sum ||U - V_i||^2)
+            mean_v = (self.V[items] * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(
+                1.0
+            )
+            u, w = k * user + (1.0 - k) * mean_v, torch.full_like(k, self.weight)
+        else:  # short-term only: w = 0 for an unknown user
+            u, w = user, k * self.weight
+        query = torch.cat([2 * w * u, 2 * (1 - w) * m, -w, -(1 - w)], dim=1)
+        return query, weights
+
+
+@register("attrec")
+class AttRec(TorchRetrievalModel):
+    config_type = AttRecConfig
+    config: AttRecConfig
+
+    # --- training ---------------------------------------------------------------------
+
+    def plan(self, train: Interactions, device: torch.device) -> Plan:
+        c = self.config
+        seqs = train.sequences()
+        windows = sliding_windows(seqs, c.length, c.targets, min_input=c.length)
+        self.n_items, n_users = train.n_items, train.n_users
+        self._trained = np.zeros(n_users, dtype=bool)
+        self._trained[windows.rows] = True
+        net = AttRecNetwork(n_users, self.n_items, c)
+        seen = np.unique(train.user.astype(np.int64) * self.n_items + train.item)
+
+        def step(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+            batch = windows.take(rows)
+            negatives = self._negatives(batch, seen, rng)
+            return self._loss(net, batch, negatives, device)
+
+        after = None
+        if c.norm_clip:
+
+            def after() -> None:
+                with torch.no_grad():
+                    for table in (net.U, net.V, net.X):
+                        table.data /= table.data.norm(dim=1, keepdim=True).clamp_min(1.0)
+
+        return Plan(net, len(windows), step, after_step=after)
+
+    def _negatives(self, batch: Windows, seen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(B, T * negatives) items the window's user never had in training (redrawn)."""
+        shape = (len(batch), self.config.targets * self.config.negatives)
+        out = rng.integers(0, self.n_items, size=shape)
+        for _ in range(20):
+            keys = batch.rows[:, None] * self.n_items + out
+            bad = seen[np.minimum(np.searchsorted(seen, keys), len(seen) - 1)] == keys
+            if not bad.any():
+                break
+            out[bad] = rng.integers(0, self.n_items, size=int(bad.sum()))
+        return out
+
+    def _loss(
+        self, net: AttRecNetwork, batch: Windows, negatives: np.ndarray, device: torch.device
+    ) -> torch.Tensor:
+        c = self.config
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a).to(device)
+
+        candidates = np.concatenate([batch.targets, negatives], axis=1)
+        y = net.distances(
+            tensor(batch.rows), tensor(batch.inputs), tensor(batch.input_mask), tensor(candidates)
+        )
+        pos, neg = y[:, : c.targets], y[:, c.targets :]
+        mask = tensor(batch.target_mask)
+        if c.loss == "hinge":  # eq. 11: every (positive, negative) pair of the window
+            pairs = torch.relu(pos[:, :, None] + c.margin - neg[:, None, :]) * mask[..., None]
+            loss = pairs.sum((1, 2))
+        else:
+            softplus = torch.nn.functional.softplus
+            loss = (softplus(pos) * mask).sum(1) + softplus(-neg).sum(1)
+        if c.l2 > 0 and not c.norm_clip:
+            rows = tensor(batch.rows)
+            items = tensor(np.concatenate([batch.inputs, candidates], axis=1))
+            real = np.ones(negatives.shape, np.float32)  # padding is no item: not regularised
+            used = tensor(np.concatenate([batch.input_mask, batch.target_mask, real], axis=1))
+            rows_norm = (net.V[items] ** 2).sum(2) + (net.X[items] ** 2).sum(2)
+            reg = (net.U[rows] ** 2).sum(1) + (rows_norm * used).sum(1)
+            loss = loss + c.l2 * reg
+        penalty = c.attention_l2 * sum((p**2).sum() for p in net.short.parameters())
+        return loss.mean() + penalty
+
+    def freeze(self, module: torch.nn.Module) -> None:
+        assert isinstance(module, AttRecNetwork)
+        self._U, self._V, self._X = to_numpy(module.U), to_numpy(module.V), to_numpy(module.X)
+        short = copy.deepcopy(module.short).to("cpu").eval()
+        self._module = AttRecEncoder(short, self._X, self._V, self.config).eval()
+        self._short_state = {k: to_numpy(v) for k, v in short.state_dict().items()}
+
+    # --- serving side -------------------------------------------------------------------
+
+    def encoder_spec(self) -> EncoderSpec:
+        d = self.config.dim
+        return EncoderSpec(
+            inputs=(
+                InputSpec("items", "item_rows"),
+                InputSpec("mask", "mask"),
+                InputSpec("user", "user_vector"),
+                InputSpec("known", "user_known"),
+            ),
+            outputs=(
+                OutputSpec("query", "user_vector", 2 * d + 2),
+                OutputSpec("attention", "history_weights"),
+            ),
+            history=HistoryPolicy(max_length=self.config.history),
+        )
+
+    def export_encoder(self) -> torch.nn.Module:
+        return self._module
+
+    def item_vectors(self) -> np.ndarray:
+        V, X = self._V, self._X
+        norms = np.stack([(V**2).sum(1), (X**2).sum(1)], axis=1)
+        return np.concatenate([V, X, norms], axis=1).astype(np.float32)
+
+    def index_form(self) -> IndexForm:
+        """The index searches z_j = [sqrt(w) V_j, sqrt(1-w) X_j] in L2 from z_u =
+        [sqrt(w) U_u, sqrt(1-w) m_u]: ||z_u - z_j||^2 is y_uj of eq. 10, so the index
+        ranks items exactly as the model. (An inner-product graph over the item
+        vectors, with their squared norms, found under 10% of the exact top 10 of a
+        100K-item catalogue: items are not neighbours of each other in that space.)"""
+        d, w = self.config.dim, self.config.weight
+        root_w, root_rest = math.sqrt(w), math.sqrt(1.0 - w)
+        items = Projection((ProjectionBlock(d, root_w), ProjectionBlock(d, root_rest),
+                            ProjectionBlock(2, 0.0, keep=False)))  # fmt: skip
+        queries = Projection((
+            ProjectionBlock(d, 1 / (2 * root_w) if w > 0 else 0.0),
+            ProjectionBlock(d, 1 / (2 * root_rest) if w < 1 else 0.0),
+            ProjectionBlock(2, 0.0, keep=False),
+        ))  # fmt: skip
+        return IndexForm("l2", items, queries)
+
+    def user_table(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._U, self._trained
+
+    def user_fallback(self) -> str:
+        if self.config.unknown_user == "fold-in":
+            return "fold-in: U_u = mean of V over the user's history"
+        return "short-term: w = 0 (the self-attention term alone)"
+
+    def semantics(self) -> tuple[ColdStart, ItemQuery]:
+        """Cold start: popularity (without history there is no short-term intent and
+        no U_u). Similar items: the items nearest to j in the eq. 10 distance,
+        <[2w V_j, 2(1-w) X_j, -w, -(1-w)], x_i>."""
+        d, w = self.config.dim, self.config.weight
+        blocks = (QueryBlock(d, 2 * w), QueryBlock(d, 2 * (1 - w)),
+                  QueryBlock(1, 0.0, -w), QueryBlock(1, 0.0, -(1 - w)))  # fmt: skip
+        return ColdStart("popularity"), ItemQuery(blocks)
+
+    def state(self) -> dict[str, np.ndarray]:
+        short = {f"short.{k}": v for k, v in self._short_state.items()}
+        return {"U": self._U, "V": self._V, "X": self._X, "trained": self._trained, **short}
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> AttRec:
+        model = cls(**config)
+        U, V = arrays["U"], arrays["V"]
+        net = AttRecNetwork(len(U), len(V), model.config)
+        net.load_state_dict(
+            {"U": torch.from_numpy(U), "V": torch.from_numpy(V), "X": torch.from_numpy(arrays["X"]),
+             **{k: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("short.")}}
+        )  # fmt: skip
+        model._trained = np.asarray(arrays["trained"], dtype=bool)
+        model.n_items = len(V)
+        model.freeze(net)
+        return model
