@@ -1,17 +1,22 @@
-"""Serving benchmark: stage latencies in process, then gRPC end to end vs a null server.
+"""Serving benchmark of one model kind: stage latencies in process, then gRPC end to end
+against a do-nothing server.
 
-1. Exports a synthetic 100K-item catalogue with clustered vectors as a real
-   bundle (``loadtest.catalog``), and fills 1,000 users with 50-event histories.
-2. In process (no transport): p50/p99 of each stage of the request path, and
-   the recall@10 of the served top-10 against exact search over all items.
+1. Exports a synthetic 100K-item catalogue of the model (``--model led|predictor|
+   attrec``, its own architecture with clustered, trained-looking parameters)
+   as a real bundle (``loadtest.catalog``), and fills 1,000 users with
+   50-event histories.
+2. In process (no transport, user cache off: every call encodes and searches):
+   p50/p99 of each stage of the request path and of the whole Recommend call,
+   and the recall@10 of the served top-10 against exact search over all items.
 3. End to end: the real server and a do-nothing gRPC server, each in its own
    process, loaded by the same closed-loop generator (another process) in the
    same run; throughput ratio and latency percentiles.
 
-    python -m loadtest.benchmark --json reports/serving_benchmark.json
+    python -m loadtest.benchmark --model attrec --json reports/serving_attrec.json
 
-Targets (the service issue): search+rerank p50 < 0.3 ms at recall@10 >= 0.95;
-gRPC throughput >= 70% of the null server's; p99 < 5 ms at that load.
+Targets: search+rerank p50 < 0.3 ms at recall@10 >= 0.95, an uncached Recommend
+in process < 0.3 ms (the contract issue, for each model); gRPC throughput >=
+70% of the null server's and p99 < 5 ms at that load (the service issue, LED).
 """
 
 from __future__ import annotations
@@ -27,14 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from loadtest.catalog import build_bundle, clustered_catalog, user_histories
+from loadtest.catalog import MODELS, USERS, build_bundle
 from service.app import Server
 from service.core.types import EventInput, RecommendRequest
 from service.settings import Settings
 from training.report import format_table
 
 HISTORY = 50
-USERS = 1000
 
 
 def seed_events(service: Any, histories: list[np.ndarray], now: float) -> None:
@@ -59,13 +63,18 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
     seed_events(server.service, histories, now)
     server.metrics.samples = {}
     recall_hits, recall_total = 0, 0
-    vectors = server.bundles.current.vectors
+    bundle = server.bundles.current
+    vectors = bundle.vectors
     rng = np.random.default_rng(0)
+    calls = []
     for n in range(requests):
         user = int(rng.integers(USERS))
+        started = time.perf_counter()
         reply = server.service.recommend(RecommendRequest(f"user-{user:05d}", 10, now=now))
+        calls.append(time.perf_counter() - started)
         if n < 300:  # served top-10 vs exact top-10 over every unseen item
-            query = server.bundles.current.encoder.encode(*_history_batch(server, user, now))[0]
+            context = bundle.user_context((f"user-{user:05d}",))
+            query = bundle.encoder.encode(*_history_batch(server, user, now), context)[0]
             scores = vectors @ query
             scores[np.unique(histories[user])] = -np.inf
             exact = set(np.argsort(-scores)[:10].tolist())
@@ -73,6 +82,7 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
             recall_hits += len(exact & served)
             recall_total += 10
     samples = {k: np.array(v) * 1e6 for k, v in server.metrics.samples.items()}
+    samples["recommend (whole call)"] = np.array(calls) * 1e6
     server.metrics.samples = None
     server.store.close()
     stages = {
@@ -188,7 +198,8 @@ def end_to_end(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", default="bundles/bench-100k/1")
+    parser.add_argument("--model", default="led", choices=sorted(MODELS), help="model kind")
+    parser.add_argument("--bundle", default=None, help="default bundles/bench-<model>-100k/1")
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=3000, help="in-process requests")
     parser.add_argument(
@@ -199,22 +210,22 @@ def main() -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="serve with the user-vector cache off"
     )
-    parser.add_argument("--json", default="reports/serving_benchmark.json")
+    parser.add_argument("--json", default=None, help="default reports/serving_<model>.json")
     args = parser.parse_args()
     started = time.time()
-    bundle = build_bundle(Path(args.bundle), n_items=args.items, history=HISTORY)
+    out = Path(args.bundle or f"bundles/bench-{args.model}-100k/1")
+    bundle, histories = build_bundle(out, args.model, n_items=args.items, history=HISTORY)
     manifest = json.loads((bundle / "manifest.json").read_text())
-    _, _, cluster = clustered_catalog(args.items, manifest["dim"] - 1, 500)
-    histories = user_histories(cluster, USERS, HISTORY)
     inproc = stage_latencies(bundle, histories, args.requests)
     levels = [int(c) for c in args.concurrency.split(",")]
     e2e = end_to_end(bundle, histories, levels, args.duration, args.rounds, not args.no_cache)
     main_level = e2e[levels[-1]]
     report = {
+        "model": args.model,
         "catalog": {"items": manifest["item_count"], "dim": manifest["dim"], "history": HISTORY},
         "index": {
-            "recall@10": manifest["index"]["recall@10"],
-            "recall@100": manifest["index"]["recall@100"],
+            "recall@10": manifest["index"]["recall_at_10"],
+            "recall@100": manifest["index"]["recall_at_100"],
             "served_recall@10": inproc["served_recall@10"],
             "M": manifest["index"]["M"],
             "ef_search": manifest["index"]["ef_search"],
@@ -242,12 +253,13 @@ def main() -> None:
         rows.append([str(level), "ratio", f"{e2e[level]['ratio']:.2f}", "", "", ""])
     print(format_table(["callers", "gRPC server", "req/s", "p50 ms", "p99 ms", "errors"], rows))
     print(
-        f"\nindex recall@10 {manifest['index']['recall@10']:.3f} "
+        f"\n{args.model}: index recall@10 {manifest['index']['recall_at_10']:.3f} "
         f"(ef_search {manifest['index']['ef_search']}), "
         f"served top-10 recall {inproc['served_recall@10']:.3f}"
     )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    path = Path(args.json or f"reports/serving_{args.model}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

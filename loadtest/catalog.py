@@ -1,16 +1,20 @@
-"""A synthetic 100K-item bundle with trained-looking vectors, for benchmarks.
+"""Synthetic 100K-item bundles of every model kind, with trained-looking parameters.
 
 Item vectors are clustered like trained embeddings (a few hundred topic
 centres, items scattered around them, popular topics larger), not uniform
 random: HNSW recall and speed on uniform random vectors say little about real
-models. User histories of 50 events are drawn from one or two topics. The
-bundle goes through the real exporter (ONNX encoder, HNSW recall check,
-manifest), so the benchmark serves exactly what production would.
+models. User histories of 50 events are drawn from one or two topics. Each
+model's parameters are laid out as its checkpoint would hold them
+(``from_state``), and the bundle goes through the real exporter (ONNX encoder,
+HNSW recall check, manifest), so the benchmark serves exactly what production
+would for that model's architecture.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,17 +25,20 @@ from export.writer import ExportConfig, write_bundle
 from training.checkpoint import Checkpoint
 from training.data.interactions import IdMap
 from training.data.splits import EvalSet
-from training.models.led import LED
+from training.registry import model_class
+
+USERS = 1000
 
 
 def clustered_catalog(
-    n_items: int, dim: int, clusters: int, seed: int = 0
+    n_items: int, dim: int, clusters: int, seed: int = 0, cluster: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(I, d) item vectors, (I,) biases, (I,) cluster of each item."""
+    """(I, d) item vectors, (I,) biases, (I,) cluster of each item (drawn unless given)."""
     rng = np.random.default_rng(seed)
+    if cluster is None:
+        size = 1.0 / np.arange(1, clusters + 1) ** 0.8  # some topics are much larger
+        cluster = rng.choice(clusters, size=n_items, p=size / size.sum())
     centres = rng.normal(size=(clusters, dim)) / np.sqrt(dim)
-    size = 1.0 / np.arange(1, clusters + 1) ** 0.8  # some topics are much larger
-    cluster = rng.choice(clusters, size=n_items, p=size / size.sum())
     spread = 0.5 / np.sqrt(dim)
     vectors = centres[cluster] * rng.lognormal(0, 0.2, size=(n_items, 1))
     vectors += spread * rng.normal(size=(n_items, dim))
@@ -54,36 +61,77 @@ def user_histories(
     return histories
 
 
+def _led(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.ndarray]:
+    vectors, bias, cluster = clustered_catalog(n_items, 64, clusters)
+    config = {"dim": 64, "max_history": history}
+    return config, {"item_table": vectors, "item_bias": bias}, cluster
+
+
+def _predictor(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.ndarray]:
+    """The paper's two hidden layers (256, 128): input and output item embeddings of
+    the same topics, a random middle layer, the learned decay flat at 1."""
+    rng = np.random.default_rng(2)
+    first, _, cluster = clustered_catalog(n_items, 256, clusters)
+    out, bias, _ = clustered_catalog(n_items, 128, clusters, seed=1, cluster=cluster)
+    arrays = {
+        "first": first, "first_bias": np.zeros(256, np.float32),
+        "layers.0.weight": (rng.normal(size=(128, 256)) / 16).astype(np.float32),
+        "layers.0.bias": np.zeros(128, np.float32),
+        "out": out, "out_bias": bias,
+        "kernel": np.ones(32, np.float32), "kernel_bias": np.zeros((), np.float32),
+        "bucket_days": np.array(1.0),
+    }  # fmt: skip
+    return {"history": history}, arrays, cluster
+
+
+def _attrec(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.ndarray]:
+    """d = 100 (the paper's), V and X of the same topics, users near their topics."""
+    from training.models.attrec import time_signal
+
+    rng = np.random.default_rng(3)
+    V, _, cluster = clustered_catalog(n_items, 100, clusters)
+    X, _, _ = clustered_catalog(n_items, 100, clusters, seed=1, cluster=cluster)
+    users = V[rng.integers(0, n_items, size=USERS)] + 0.01 * rng.normal(size=(USERS, 100))
+    arrays = {
+        "U": users.astype(np.float32), "V": V, "X": X, "trained": np.ones(USERS, bool),
+        "short.project.weight": (rng.normal(size=(100, 100)) / 10).astype(np.float32),
+        "short.signal": time_signal(5, 100).numpy(),
+    }  # fmt: skip
+    return {"history": history}, arrays, cluster
+
+
+MODELS: dict[str, Callable[[int, int, int], tuple[dict, dict, np.ndarray]]] = {
+    "led": _led,
+    "predictor": _predictor,
+    "attrec": _attrec,
+}
+
+
 def build_bundle(
-    out: Path, n_items: int = 100_000, dim: int = 64, clusters: int = 500, history: int = 50
-) -> Path:
-    """Export the synthetic catalogue as bundle ``out`` (reused when it exists)."""
+    out: Path, model: str = "led", n_items: int = 100_000, clusters: int = 500, history: int = 50
+) -> tuple[Path, list[np.ndarray]]:
+    """Export the synthetic catalogue of ``model`` as bundle ``out`` (reused when it
+    exists); returns it with the users' histories (user ``k`` is ``user-{k:05d}``)."""
+    config, arrays, cluster = MODELS[model](n_items, clusters, history)
+    histories = user_histories(cluster, USERS, history)
     if (out / "manifest.json").exists():
-        return out
-    vectors, bias, cluster = clustered_catalog(n_items, dim, clusters)
-    model = LED.from_state(
-        {"dim": dim, "max_history": history}, {"item_table": vectors, "item_bias": bias}
-    )
-    hist = user_histories(cluster, 1000, history)
-    validation = Sequences.from_lists([list(h) for h in hist])
-    targets = Sequences.from_lists([[int(h[0])] for h in hist])  # a held-out item each
-    n = len(hist)
-    ids = IdMap(np.array([f"item-{k:06d}" for k in range(n_items)], dtype=object))
-    features = pd.DataFrame({"categories": [f"topic-{c:03d}" for c in cluster]})
+        return out, histories
+    fitted: Any = model_class(model).from_state(config, arrays)
+    validation = Sequences.from_lists([list(h) for h in histories])
+    targets = Sequences.from_lists([[int(h[0])] for h in histories])  # a held-out item each
+    now = np.full(USERS, float(len(validation.item)))
     checkpoint = Checkpoint(
         path=out,
-        kind="led",
-        model=model,
-        items=ids,
-        users=IdMap(np.array([f"user-{k:05d}" for k in range(n)], dtype=object)),
+        kind=model,
+        model=fitted,
+        items=IdMap(np.array([f"item-{k:06d}" for k in range(n_items)], dtype=object)),
+        users=IdMap(np.array([f"user-{k:05d}" for k in range(USERS)], dtype=object)),
         item_counts=np.ones(n_items, dtype=np.int64),
-        item_features=features,
+        item_features=pd.DataFrame({"categories": [f"topic-{c:03d}" for c in cluster]}),
         event_types=("view",),
-        validation=EvalSet(
-            np.arange(n), validation, targets, np.full(n, float(len(validation.item)))
-        ),
-        validation_trends=sp.csr_matrix((n, n_items)),
+        validation=EvalSet(np.arange(USERS), validation, targets, now),
+        validation_trends=sp.csr_matrix((USERS, n_items)),
         trend_half_life=3600.0,
         metrics={},
     )
-    return write_bundle(checkpoint, out, ExportConfig(target_recall=0.95))
+    return write_bundle(checkpoint, out, ExportConfig(target_recall=0.95)), histories
