@@ -52,8 +52,8 @@ bench-baselines: install ## ML-100K baseline tables (leave-last-out and user-hol
 	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol user-holdout \
 		--k 20,50,100 --json reports/ml100k_user_holdout.json
 
-TEMPORAL_MODELS := popularity,recent-popularity,ease,predictor,ew=predictor,soft-split=predictor \
-	--param ew.formulation=ew --param soft-split.formulation=soft-split
+TEMPORAL_MODELS := popularity,recent-popularity,ease,predictor,ew=predictor,soft-split=predictor,learned-decay=predictor \
+	--param ew.formulation=ew --param soft-split.formulation=soft-split --param learned-decay.decay=learned
 
 bench-models: install ## every model beside the baselines on ML-100K, one evaluate run per protocol
 	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol leave-last-out \
