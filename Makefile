@@ -71,7 +71,9 @@ bench-synthetic: install ## the temporal table (predictor, EW, soft split) on th
 		--models $(TEMPORAL_MODELS) --k 1,5,10 --json reports/synthetic_temporal.json
 
 bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablations, unknown-user fall-backs
-	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0,1,2 --json reports/attrec_ablation.json
+	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --quick --seeds 0,1,2 \
+		--json reports/attrec_defaults.json
+	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0 --json reports/attrec_ablation.json
 	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0 --unknown-users \
 		--json reports/attrec_unknown_users.json
 

@@ -85,17 +85,18 @@ def _predictor(n_items: int, clusters: int, history: int) -> tuple[dict, dict, n
 
 
 def _attrec(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.ndarray]:
-    """d = 100 (the paper's), V and X of the same topics, users near their topics."""
-    from training.models.attrec import time_signal
+    """The default d and L, V and X of the same topics, users near their topics."""
+    from training.models.attrec import AttRecConfig, time_signal
 
+    d, length = AttRecConfig.dim, AttRecConfig.length
     rng = np.random.default_rng(3)
-    V, _, cluster = clustered_catalog(n_items, 100, clusters)
-    X, _, _ = clustered_catalog(n_items, 100, clusters, seed=1, cluster=cluster)
-    users = V[rng.integers(0, n_items, size=USERS)] + 0.01 * rng.normal(size=(USERS, 100))
+    V, _, cluster = clustered_catalog(n_items, d, clusters)
+    X, _, _ = clustered_catalog(n_items, d, clusters, seed=1, cluster=cluster)
+    users = V[rng.integers(0, n_items, size=USERS)] + 0.01 * rng.normal(size=(USERS, d))
     arrays = {
         "U": users.astype(np.float32), "V": V, "X": X, "trained": np.ones(USERS, bool),
-        "short.project.weight": (rng.normal(size=(100, 100)) / 10).astype(np.float32),
-        "short.signal": time_signal(5, 100).numpy(),
+        "short.project.weight": (rng.normal(size=(d, d)) / np.sqrt(d)).astype(np.float32),
+        "short.signal": time_signal(length, d).numpy(),
     }  # fmt: skip
     return {"history": history}, arrays, cluster
 
