@@ -33,7 +33,12 @@ RUN python -m pip install --no-cache-dir --no-index --find-links /wheels recserv
     && rm -rf /wheels
 USER 10001
 WORKDIR /home/recserve
+# All interfaces, so tokens are required: mount the tokens file (recserve token new)
+# as the secret recserve-tokens; without it the server refuses to start. The variable
+# holds the file's path, not a secret (DL3064 reads "TOKENS" in the name).
+# hadolint ignore=DL3064
 ENV RECSERVE_HOST=0.0.0.0 \
+    RECSERVE_TOKENS_FILE=/run/secrets/recserve-tokens \
     RECSERVE_GRPC_PORT=50051 \
     RECSERVE_HTTP_PORT=8000 \
     RECSERVE_BUNDLE=/bundles/current \

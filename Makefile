@@ -97,6 +97,9 @@ MODEL ?= led
 bench-serving: install ## MODEL=led|predictor|attrec: stage latencies, gRPC throughput vs a do-nothing server (100K items)
 	$(PY) -m loadtest.benchmark --model $(MODEL) --json reports/serving_$(MODEL).json
 
+bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies
+	$(PY) -m benchmarks.store --json reports/store.json
+
 loadtest: install redis ## locust, headless and bounded: REST + gRPC on the embedded and Redis stores
 	$(PY) -m loadtest.locust_run --stores file,redis://127.0.0.1:6379/14 --users 20 \
 		--duration 30 --max-requests 100000 --out reports/locust
@@ -107,6 +110,6 @@ proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.
 clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
 
-.PHONY: help install redis lint test demo bench-baselines bench-models bench-synthetic bench-attrec \
+.PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \
 	bench-pretrain bench-serving loadtest proto serving-image-check clean

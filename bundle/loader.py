@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,26 +31,40 @@ from bundle.items import ItemTable
 from bundle.manifest import Manifest
 from bundle.users import UserTable
 
+VERSION = re.compile(r"\d+(?:[._-]\d+)*")  # 7, 1.2, 20261123-1: other folders are not versions
+
 
 def resolve_bundle(path: str | Path) -> Path:
     """``bundles/<name>/<version>`` as given, or the newest complete version under
-    ``bundles/<name>/`` (versions compare numerically when they are numbers)."""
+    ``bundles/<name>/``: version folders are numbers (parts separated by ``.-_``,
+    compared numerically); any other folder (``backup``, an export's temporary
+    ``.12.tmp-1``) is not a version and is ignored."""
     path = Path(path)
     if (path / MANIFEST).exists():
         return path
     if not path.is_dir():
         raise BundleError(f"{path}: no such bundle folder")
-    versions = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    versions = [p for p in path.iterdir() if p.is_dir() and VERSION.fullmatch(p.name)]
     complete = [p for p in versions if (p / MANIFEST).exists()]
     if not complete:
         raise BundleError(f"{path}: no bundle here (no {MANIFEST}, no version folder with one)")
     return max(complete, key=lambda p: _version_key(p.name))
 
 
-def _version_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-_]", name)
-    )
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.split(r"[._-]", name))
+
+
+def index_dimension(path: Path) -> float:
+    """The vector width an hnswlib index file was built for, from its header: six
+    little-endian size_t fields, of which the data of an element spans
+    ``label_offset - offset_data`` bytes (float32 components)."""
+    with open(path, "rb") as handle:
+        header = handle.read(48)
+    if len(header) < 48:
+        raise BundleError(f"{path}: too short for an HNSW index")
+    *_, label_offset, offset_data = struct.unpack("<6Q", header)
+    return (label_offset - offset_data) / 4
 
 
 def verify(path: Path) -> tuple[Manifest, str]:
@@ -150,6 +165,12 @@ class Bundle:
             )
         form = m.index.form
         points = form.item_vectors(vectors[:1])  # the index's own dimension
+        stored_dim = index_dimension(folder / INDEX)
+        if stored_dim != points.shape[1]:
+            raise BundleError(
+                f"{folder / INDEX}: an index of {stored_dim:g}-d vectors, the bundle's index form "
+                f"gives {points.shape[1]}-d"
+            )
         index = hnswlib.Index(space=form.space, dim=points.shape[1])
         try:
             index.load_index(str(folder / INDEX), max_elements=m.item_count)

@@ -53,9 +53,7 @@ def seed_events(service: Any, histories: list[np.ndarray], now: float) -> None:
 
 def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) -> dict[str, Any]:
     # no user cache: every request encodes and searches, so each stage is measured
-    settings = Settings(
-        bundle=str(bundle), store="memory://", max_history=HISTORY, user_cache_size=0
-    )
+    settings = Settings(bundle=str(bundle), store="memory://", max_history=HISTORY, user_cache_mb=0)
     server = Server(settings)
     server.bundles.load()
     server.refresher.refresh()
@@ -152,7 +150,7 @@ def end_to_end(
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "RECSERVE_MAX_HISTORY": str(HISTORY)}
     if not cache:
-        env["RECSERVE_USER_CACHE_SIZE"] = "0"
+        env["RECSERVE_USER_CACHE_MB"] = "0"
     real_port, null_port = _free_port(), _free_port()
     real = subprocess.Popen(
         [sys.executable, "-m", "service", "--bundle", str(bundle), "--store", "memory",

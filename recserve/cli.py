@@ -5,6 +5,8 @@
     recserve train      train one model (e.g. led) and write a checkpoint
     recserve export     checkpoint -> bundle (ONNX encoder, HNSW index, manifest)
     recserve serve      serve a bundle over gRPC and HTTP
+    recserve store      check or repair an embedded (file://) event store
+    recserve token      make a bearer token with scopes and its tokens-file line
     recserve demo       all of the above on synthetic data, then a guided tour
 
 Errors in the user's input (bad files, bad flags) print one clear line and
@@ -22,7 +24,7 @@ from recserve import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from export.cli import add_export_parser
-    from service.cli import add_serve_parser
+    from service.cli import add_serve_parser, add_store_parser, add_token_parser
     from training.cli import add_evaluate_parser, add_generate_parser, add_train_parser
 
     parser = argparse.ArgumentParser(
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_export_parser(sub)
     add_serve_parser(sub)
+    add_store_parser(sub)
+    add_token_parser(sub)
     add_demo_parser(sub)
     return parser
 
@@ -69,10 +73,11 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     """Parse ``argv`` and run the chosen subcommand, turning input errors into exit 2."""
     from bundle.errors import BundleError
     from export.errors import ExportError
+    from service.store.errors import StoreError
     from training.data.errors import DataFormatError
 
     args = parser.parse_args(argv)
-    refused = (DataFormatError, ValueError, FileNotFoundError, ExportError, BundleError)
+    refused = (DataFormatError, ValueError, FileNotFoundError, ExportError, BundleError, StoreError)
     try:
         return int(args.func(args))
     except refused as error:

@@ -19,12 +19,15 @@ from fastapi import FastAPI
 from bundle.encoder import choose_providers
 from service.api.grpc_servicer import RecommenderServicer
 from service.api.http import build_http_app
+from service.auth import Tokens
 from service.bundle_manager import BundleManager
 from service.core.pipeline import RecommendationService
 from service.grpc_server import GrpcServer
 from service.metrics import Metrics
+from service.ratelimit import limiter_of
 from service.settings import Settings
 from service.store.base import EventStore, open_store
+from service.tls import TlsFiles
 from service.trends import MemoryTrends, RedisTrends, TrendRefresher, TrendStore
 
 log = logging.getLogger("recserve")
@@ -39,7 +42,7 @@ def open_trends(store: EventStore, half_life: float) -> TrendStore:
     return MemoryTrends(half_life)
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
+def listen_socket(host: str, port: int, setting: str = "http_port") -> socket.socket:
     """A bound TCP socket for uvicorn whose connections run with ``TCP_NODELAY``.
 
     asyncio only sets ``TCP_NODELAY`` on transports whose socket says
@@ -56,18 +59,42 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise OSError(f"http_port: cannot bind HTTP to {host}:{port} ({error.strerror})") from None
+        raise OSError(f"{setting}: cannot bind HTTP to {host}:{port} ({error.strerror})") from None
     return sock
+
+
+def serve_http(
+    app: FastAPI, host: str, port: int, tls: TlsFiles | None, setting: str = "http_port"
+) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """uvicorn on its own thread for ``app``: the server, once started, its thread, its
+    port."""
+    sock = listen_socket(host, port, setting)
+    options = tls.uvicorn_options() if tls else {}
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=setting, daemon=True
+    )
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started and time.time() < deadline:
+        time.sleep(0.01)
+    return server, thread, sock.getsockname()[1]
 
 
 class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = open_store(settings.store, settings.max_history)
+        self.store = open_store(
+            settings.store, settings.max_history, settings.store_fsync, settings.store_timeout_s
+        )
         self.trends = open_trends(self.store, settings.trend_half_life_s)
         size = max(settings.trend_candidates, 1) * 4
-        self.refresher = TrendRefresher(self.trends, size, settings.trend_refresh_s)
+        self.refresher = TrendRefresher(
+            self.trends, size, settings.trend_refresh_s, self.metrics.trend_refresh_errors.inc
+        )
+        self.metrics.trend_lag.set_function(lambda: self.refresher.age)
         providers = choose_providers(settings.prefer_gpu)
         self.bundles = BundleManager(
             settings.bundle, self.metrics, providers, settings.encoder_threads
@@ -75,39 +102,53 @@ class Server:
         self.service = RecommendationService(
             settings, self.store, self.trends, self.refresher, self.bundles, self.metrics
         )
-        self.servicer = RecommenderServicer(self.service, self.metrics)
+        self.tokens = Tokens(settings.tokens_file) if settings.tokens_file else None
+        limiter = limiter_of(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.servicer = RecommenderServicer(self.service, self.metrics, self.tokens, limiter)
+        self.bundles.on_load(self.service.smoke_test)  # before it serves: refused if it fails
         self.bundles.on_load(self.servicer.prepare)
-        self.http_app: FastAPI = build_http_app(self.service, self.bundles, self.metrics)
+        split = settings.admin_port is not None
+        self.http_app: FastAPI = build_http_app(
+            self.service,
+            self.bundles,
+            self.metrics,
+            self.tokens,
+            "public" if split else "all",
+            limiter,
+        )
+        self.admin_app = (
+            build_http_app(self.service, self.bundles, self.metrics, self.tokens, "admin", limiter)
+            if split
+            else None
+        )
+        self.admin_port = 0
+        self._admin: uvicorn.Server | None = None
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: GrpcServer | None = None
         self._http: uvicorn.Server | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http_threads: list[threading.Thread] = []
 
     def start(self) -> Server:
         s = self.settings
         self.bundles.load()  # fail fast: a server without a valid bundle does not start
         self._rebuild_trends()
         self.refresher.start()
-        self._grpc = GrpcServer(self.servicer, f"{s.host}:{s.grpc_port}")
+        tls = TlsFiles.of(s)
+        self._grpc = GrpcServer(self.servicer, f"{s.host}:{s.grpc_port}", tls)
         self.grpc_port = self._grpc.start()
         try:
-            sock = listen_socket(s.host, s.http_port)
+            self._http, thread, self.http_port = serve_http(self.http_app, s.host, s.http_port, tls)
+            self._http_threads.append(thread)
+            if self.admin_app is not None:
+                assert s.admin_port is not None
+                self._admin, thread, self.admin_port = serve_http(
+                    self.admin_app, s.admin_host, s.admin_port, tls, "admin_port"
+                )
+                self._http_threads.append(thread)
         except OSError:
             self._grpc.stop(grace=0)
             raise
-        self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.http_app, log_level="warning", access_log=False, lifespan="off"
-        )
-        self._http = uvicorn.Server(config)
-        self._http_thread = threading.Thread(
-            target=self._http.run, kwargs={"sockets": [sock]}, name="http", daemon=True
-        )
-        self._http_thread.start()
-        deadline = time.time() + 10
-        while not self._http.started and time.time() < deadline:
-            time.sleep(0.01)
         if s.watch_bundles_s > 0:
             self.bundles.watch(s.watch_bundles_s)
         log.info(
@@ -134,10 +175,11 @@ class Server:
         """Graceful: stop accepting, let calls in flight finish, then flush the store."""
         if self._grpc is not None:
             self._grpc.stop(grace)
-        if self._http is not None:
-            self._http.should_exit = True
-            if self._http_thread is not None:
-                self._http_thread.join(timeout=grace)
+        for http in (self._http, self._admin):
+            if http is not None:
+                http.should_exit = True
+        for thread in self._http_threads:
+            thread.join(timeout=grace)
         self.bundles.stop()
         self.refresher.stop()
         self.store.close()

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service.api.grpc_servicer import MALFORMED, RecommenderServicer
 from service.rpc import recommender_pb2
+from service.tls import TlsFiles
 
 SERVICE_NAME = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"].full_name
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -65,9 +66,12 @@ def recommender_handler(servicer: RecommenderServicer) -> grpc.GenericRpcHandler
 class GrpcServer:
     """grpc.aio server on a private event loop thread."""
 
-    def __init__(self, servicer: RecommenderServicer, address: str) -> None:
+    def __init__(
+        self, servicer: RecommenderServicer, address: str, tls: TlsFiles | None = None
+    ) -> None:
         self.servicer = servicer
         self.address = address
+        self.tls = tls
         self.port = 0
         self.loop = asyncio.new_event_loop()
         self._server: grpc.aio.Server | None = None
@@ -87,7 +91,10 @@ class GrpcServer:
         names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
         reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
         try:
-            port = server.add_insecure_port(self.address)
+            if self.tls is None:
+                port = server.add_insecure_port(self.address)
+            else:
+                port = server.add_secure_port(self.address, self.tls.grpc_credentials())
         except RuntimeError:  # grpcio >= 1.60 raises instead of returning 0
             port = 0
         if port == 0:

@@ -16,13 +16,35 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+OUTCOMES = (  # of every API call
+    "ok", "invalid", "not_found", "unavailable", "internal", "unauthenticated", "forbidden",
+    "too_large", "rate_limited",
+)  # fmt: skip
+
+
+def http_outcome(status: int) -> str:
+    """The outcome label of an HTTP status (the gRPC servicer uses the same names)."""
+    if status < 400:
+        return "ok"
+    if status == 404:
+        return "not_found"
+    if status in (401, 403, 413, 429):
+        return {401: "unauthenticated", 403: "forbidden", 413: "too_large", 429: "rate_limited"}[
+            status
+        ]
+    if status < 500:
+        return "invalid"
+    return "unavailable" if status == 503 else "internal"
+
+
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.requests = Counter(
             "recserve_api_requests_total",
-            "API calls",
-            ["transport", "method", "outcome"],
+            "API calls by outcome (ok | invalid | not_found | unavailable | internal | "
+            "unauthenticated | forbidden | too_large | rate_limited) and client (tokens-file name)",
+            ["transport", "method", "outcome", "client"],
             registry=r,
         )
         self.request_seconds = Histogram(
@@ -67,11 +89,16 @@ class Metrics:
         )
         self.trend_lag = Gauge(
             "recserve_trends_snapshot_age_seconds",
-            "Age of the trend snapshot used by the last request",
+            "Seconds since the last successful trend refresh (the snapshot requests use)",
             registry=r,
         )
-        self.trend_refresh_errors = Gauge(
-            "recserve_trends_refresh_errors", "Failed trend refreshes since start", registry=r
+        self.trend_refresh_errors = Counter(
+            "recserve_trends_refresh_errors_total", "Failed trend refreshes", registry=r
+        )
+        self.trend_update_errors = Counter(
+            "recserve_trends_update_errors_total",
+            "Accepted events whose trend update failed after a retry (history was stored)",
+            registry=r,
         )
         self.bundle_items = Gauge(
             "recserve_bundle_items", "Items in the serving bundle", registry=r

@@ -14,13 +14,18 @@ visible to every replica within that interval plus one Redis round trip.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
+from service.store.redis import unavailable
+
+log = logging.getLogger("recserve.trends")
 
 RESCALE_AFTER = 256.0  # half-lives between landmark moves (2^256 is far from overflow)
 PRUNE_BELOW = 1e-6  # decayed counts dropped at a rescale
@@ -166,12 +171,14 @@ class RedisTrends:
         ]
         for item, ts, weight in zip(item_ids, timestamps, weights, strict=True):
             args.extend((item, repr(float(ts)), repr(float(weight))))
-        self._add(keys=[self.scores_key, self.landmark_key], args=args)
+        with unavailable("trend store"):
+            self._add(keys=[self.scores_key, self.landmark_key], args=args)
 
     def top(self, n: int, now: float) -> tuple[list[str], np.ndarray]:
         if n <= 0:
             return [], np.zeros(0)
-        landmark, flat = self._top(keys=[self.scores_key, self.landmark_key], args=[n])
+        with unavailable("trend store"):
+            landmark, flat = self._top(keys=[self.scores_key, self.landmark_key], args=[n])
         if not landmark:
             return [], np.zeros(0)
         ids = [m.decode() if isinstance(m, bytes) else str(m) for m in flat[0::2]]
@@ -193,16 +200,32 @@ class TrendSnapshot:
 
 
 class TrendRefresher:
-    """Keeps a fresh ``TrendSnapshot`` in a background thread."""
+    """Keeps a fresh ``TrendSnapshot`` in a background thread.
 
-    def __init__(self, store: TrendStore, size: int, interval: float) -> None:
+    A failed refresh keeps the last good snapshot (its ``taken_at`` says how old
+    it is: the staleness metric and ``/readyz`` read it) and calls ``on_error``.
+    """
+
+    def __init__(
+        self,
+        store: TrendStore,
+        size: int,
+        interval: float,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.size = size
         self.interval = interval
         self.snapshot = TrendSnapshot.empty()
         self.errors = 0
+        self.on_error = on_error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def age(self) -> float:
+        """Seconds since the last successful refresh."""
+        return max(0.0, time.time() - self.snapshot.taken_at)
 
     def refresh(self) -> TrendSnapshot:
         now = time.time()
@@ -219,8 +242,12 @@ class TrendRefresher:
         while not self._stop.wait(self.interval):
             try:
                 self.refresh()
-            except Exception:  # a Redis blip must not kill the refresher; counted instead
+            except Exception as error:  # a Redis blip must not kill the refresher: counted
                 self.errors += 1
+                if self.on_error is not None:
+                    self.on_error()
+                if self.errors == 1 or self.errors % 100 == 0:
+                    log.warning("trend refresh failed (%s); %d so far", error, self.errors)
 
     def stop(self) -> None:
         self._stop.set()

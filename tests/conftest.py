@@ -111,13 +111,7 @@ def redis_cluster(tmp_path_factory):
         )
     try:
         for port in CLUSTER_PORTS:
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
+            wait_for_redis(port)
         nodes = [f"127.0.0.1:{p}" for p in CLUSTER_PORTS]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0",
@@ -143,6 +137,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def serve_until_exit(bundle, store: str, timeout: float = 60):
+    """``python -m service`` on free ports, run to its exit (a start-up that must fail)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "service", "--bundle", str(bundle), "--store", store,
+         "--grpc-port", str(free_port()), "--http-port", str(free_port())],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def wait_for_redis(port: int, tries: int = 200) -> None:
+    import time
+
+    client = redis.Redis(port=port)
+    for _ in range(tries):
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    raise TimeoutError(f"redis-server on port {port} did not start")
 
 
 class Replica:

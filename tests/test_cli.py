@@ -66,3 +66,27 @@ def test_serve_help_and_bad_settings_exit_cleanly(tmp_path):
     assert run.returncode == 2 and "store must start with" in run.stderr
     run = _recserve("serve", "--bundle", str(tmp_path / "missing"), "--store", "memory")
     assert run.returncode == 2 and "no such bundle folder" in run.stderr
+
+
+def test_store_check_and_repair_from_the_command_line(tmp_path):
+    from service.store import StoredEvent
+    from service.store.file import FileStore
+
+    store = FileStore(str(tmp_path), max_history=5)
+    store.append([StoredEvent("u", "a", 1.0, "view", 1.0), StoredEvent("u", "b", 2.0, "view", 1.0)])
+    store.close()
+    with open(tmp_path / "events.jsonl", "a") as log:
+        log.write("garbage\n")
+    url = f"file://{tmp_path}"
+    checked = _recserve("store", "check", "--store", url)
+    assert checked.returncode == 1
+    assert f"{tmp_path / 'events.jsonl'}:3: not JSON" in checked.stdout
+    repaired = _recserve("store", "repair", "--store", url)
+    assert repaired.returncode == 0 and "moved 1 bad record(s)" in repaired.stdout
+    assert _recserve("store", "check", "--store", url).returncode == 0
+    refused = _recserve("store", "check", "--store", "memory://")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "recserve store: error: store 'memory://': only a file:// store has a log to check "
+        "(memory:// keeps none, Redis keeps its own)"
+    )

@@ -2,14 +2,20 @@
 
 Recommend and SimilarItems run inline on the event loop: they are CPU-bound
 and short, and handing them to a thread cost more (GIL hand-offs) than it
-saved; measured, see README "Serving benchmark". Their replies are written as
-bytes from bundle rows (``service.api.grpc_wire``). The other calls run in a
-worker thread (they may wait on Redis or disk) so the event loop keeps serving.
+saved; measured, see README "Serving benchmark". Recommend reads the store,
+so on a store that waits on the network (Redis) it runs in a worker thread
+too. Their replies are written as bytes from bundle rows
+(``service.api.grpc_wire``). The other calls run in a worker thread (they may
+wait on Redis or disk) so the event loop (and the health service) keeps
+answering. Errors become status codes with the outcome counted; an unexpected
+one is logged with its traceback and reaches the client as INTERNAL without
+internals.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,21 +24,35 @@ import grpc
 
 from bundle.loader import Bundle
 from service.api.grpc_wire import ReplyWriter
+from service.auth import ANONYMOUS, REFUSED, Forbidden, Tokens, Unauthenticated, authorize
 from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
 from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, RecommendRequest, ScoredItem
 from service.metrics import Metrics
+from service.ratelimit import RateLimited, RateLimiter
 from service.rpc import recommender_pb2 as pb
 from service.rpc import recommender_pb2_grpc as rpc
 from service.store.base import StoredEvent
+from service.store.errors import StoreUnavailable
+
+log = logging.getLogger("recserve.grpc")
 
 MALFORMED = object()  # what the lenient deserializer returns for undecodable bytes
 
-CODES = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    NotReady: grpc.StatusCode.UNAVAILABLE,
+CODES = {  # error -> (status code, outcome label)
+    InvalidArgument: (grpc.StatusCode.INVALID_ARGUMENT, "invalid"),
+    NotFound: (grpc.StatusCode.NOT_FOUND, "not_found"),
+    NotReady: (grpc.StatusCode.UNAVAILABLE, "unavailable"),
+    StoreUnavailable: (grpc.StatusCode.UNAVAILABLE, "unavailable"),
+    Unauthenticated: (grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
+    Forbidden: (grpc.StatusCode.PERMISSION_DENIED, "forbidden"),
+    RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, "rate_limited"),
 }
+SCOPES = {  # the scope each method needs (health and reflection are other services: open)
+    "Recommend": "read", "SimilarItems": "read", "GetTrending": "read",
+    "GetUserHistory": "read", "RecordEvents": "write",
+}  # fmt: skip
+INTERNAL = (grpc.StatusCode.INTERNAL, "internal")
 
 
 def _items(items: list[ScoredItem]) -> list[pb.ScoredItem]:
@@ -46,6 +66,7 @@ def _event(e: StoredEvent) -> pb.Event:
         timestamp=e.timestamp,
         event_type=e.event_type,
         value=e.value,
+        event_id=e.event_id,
     )
 
 
@@ -61,11 +82,19 @@ def to_request(request: pb.RecommendRequest) -> RecommendRequest:
 
 
 class RecommenderServicer(rpc.RecommenderServicer):
-    def __init__(self, service: RecommendationService, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        service: RecommendationService,
+        metrics: Metrics,
+        tokens: Tokens | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.service = service
         self.metrics = metrics
+        self.tokens = tokens
+        self.limiter = limiter
         self.replies = ReplyWriter()
-        self._requests: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, str], Any] = {}
         self._latency: dict[str, Any] = {}
 
     def prepare(self, bundle: Bundle) -> None:
@@ -82,22 +111,35 @@ class RecommenderServicer(rpc.RecommenderServicer):
     ) -> Any:
         """Run ``work(request)`` inline or in a worker thread; errors become status codes."""
         start = time.perf_counter()
-        outcome = "ok"
+        outcome, client = "ok", REFUSED
         try:
+            if self.tokens is None:
+                client = ANONYMOUS
+            else:
+                header = dict(context.invocation_metadata() or ()).get("authorization")
+                client = authorize(self.tokens, header, SCOPES[method])
+            if self.limiter is not None:
+                self.limiter.take(client)
             if request is MALFORMED:
                 raise InvalidArgument("request", "not a valid protobuf message")
             return (await asyncio.to_thread(work, request)) if threaded else work(request)
-        except ServiceError as error:
-            outcome = type(error).__name__
-            await context.abort(CODES.get(type(error), grpc.StatusCode.INTERNAL), str(error))
+        except (ServiceError, StoreUnavailable, Unauthenticated, Forbidden, RateLimited) as error:
+            code, outcome = CODES.get(type(error), INTERNAL)
+            if isinstance(error, Forbidden):
+                client = error.client
+            await context.abort(code, str(error))
+        except Exception:
+            code, outcome = INTERNAL
+            log.exception("%s failed", method)
+            await context.abort(code, "internal error; the server log has the details")
         finally:
-            self._count(method, outcome, time.perf_counter() - start)
+            self._count(method, outcome, client, time.perf_counter() - start)
 
-    def _count(self, method: str, outcome: str, seconds: float) -> None:
-        counter = self._requests.get((method, outcome))
+    def _count(self, method: str, outcome: str, client: str, seconds: float) -> None:
+        counter = self._requests.get((method, outcome, client))
         if counter is None:
-            counter = self._requests[(method, outcome)] = self.metrics.requests.labels(
-                "grpc", method, outcome
+            counter = self._requests[(method, outcome, client)] = self.metrics.requests.labels(
+                "grpc", method, outcome, client
             )
         histogram = self._latency.get(method)
         if histogram is None:
@@ -108,7 +150,8 @@ class RecommenderServicer(rpc.RecommenderServicer):
     # Each RPC: the wire types -> domain call -> the wire types (or bytes, see module doc).
 
     async def Recommend(self, request: Any, context: Any) -> Any:
-        return await self._call("Recommend", request, context, self._recommend)
+        threaded = not self.service.store.in_process
+        return await self._call("Recommend", request, context, self._recommend, threaded)
 
     def _recommend(self, request: pb.RecommendRequest) -> bytes:
         return self.replies.recommend(self.service.recommend(to_request(request)))
@@ -124,6 +167,7 @@ class RecommenderServicer(rpc.RecommenderServicer):
                 e.timestamp if e.HasField("timestamp") else None,
                 e.event_type,
                 e.value if e.HasField("value") else None,
+                e.event_id,
             )
             for e in request.events
         ]
@@ -131,7 +175,9 @@ class RecommenderServicer(rpc.RecommenderServicer):
         errors = [
             pb.EventError(index=x.index, field=x.field, message=x.message) for x in result.errors
         ]
-        return pb.RecordEventsResponse(accepted=result.accepted, errors=errors)
+        return pb.RecordEventsResponse(
+            accepted=result.accepted, errors=errors, duplicates=result.duplicates
+        )
 
     async def GetUserHistory(self, request: Any, context: Any) -> Any:
         return await self._call("GetUserHistory", request, context, self._history, threaded=True)

@@ -20,13 +20,21 @@ class RecommendationsOut(BaseModel):
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a boolean is not a number, a number is not a string
+    model_config = ConfigDict(extra="forbid", strict=True)
 
+    # a bad id is a per-event error of a 200 answer (the other events are kept)
     user_id: str = Field(max_length=4096)
     item_id: str = Field(max_length=4096)
     timestamp: float | None = Field(None, description="unix seconds; server time when absent")
     event_type: str = Field("", max_length=64, description="empty: the model's default type")
     value: float | None = None
+    event_id: str = Field(
+        "",
+        max_length=4096,
+        description="the client's id of the event: a retry of an id the user's stored events "
+        "already hold is acknowledged, stored and counted once",
+    )
 
 
 class EventsIn(BaseModel):
@@ -42,8 +50,9 @@ class EventErrorOut(BaseModel):
 
 
 class RecordEventsOut(BaseModel):
-    accepted: int
+    accepted: int = Field(description="valid events acknowledged, retries included")
     errors: list[EventErrorOut]
+    duplicates: int = Field(0, description="of those, retries of an event_id already stored")
 
 
 class EventOut(BaseModel):
@@ -52,6 +61,7 @@ class EventOut(BaseModel):
     timestamp: float
     event_type: str
     value: float
+    event_id: str = ""
 
 
 class HistoryOut(BaseModel):
@@ -72,7 +82,12 @@ class TrendingOut(BaseModel):
 class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = Field(None, description="bundle folder; default: newest under --bundle")
+    version: str | None = Field(
+        None,
+        max_length=64,
+        description="a version folder name under the served model's folder (e.g. 7); "
+        "default: the newest",
+    )
 
 
 class ReadyOut(BaseModel):
@@ -80,5 +95,21 @@ class ReadyOut(BaseModel):
     bundle: str
     items: int
     encoder_provider: str
-    store: bool
+    store: bool = Field(description="the event store answers")
+    trend_age_s: float = Field(description="seconds since the last successful trend refresh")
+    trends: bool = Field(description="trend_age_s is within ready_max_trend_age_s")
     last_error: str | None = None
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what went wrong, in words (no server internals)")
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str] = Field(description="where: body/query/path, then the field")
+    msg: str
+    type: str
+
+
+class ValidationOut(BaseModel):
+    detail: list[FieldErrorOut]

@@ -4,11 +4,16 @@ A user's vector, seen set and HNSW candidates only change when their history
 does, so repeated Recommend calls between two events reuse them. Each stage
 fills its own slot of the ``UserMemo`` (history: the mapped events; encode:
 the query; retrieve: the candidates; score: the pool united with the trending
-items). The ``MemoCache`` key holds the bundle's content identity, the user,
-the history length and its first and last events: histories only grow at the
-end and are trimmed at the start, so any new event changes the key, whichever
-replica recorded it. Encoders that read the query time (event ages) are never
-cached.
+items). One memo serves every k: it keeps the widest candidate search asked
+for so far, and a narrower request ranks those (a superset of its own).
+
+The ``MemoCache`` holds one entry per user, bounded in bytes (the arrays of
+each memo plus a fixed overhead), least recently used out first. An entry is
+valid for one *version* of the user: the bundle's content identity, the
+history length and its first and last events (histories only grow at the end
+and are trimmed at the start, so any new event changes it, whichever replica
+recorded it); a new version replaces the user's entry. Encoders that read the
+query time (event ages) are never cached.
 """
 
 from __future__ import annotations
@@ -16,14 +21,23 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bundle.history import Sequences
 from service.store.base import StoredEvent
 
-Pool = tuple[np.ndarray, np.ndarray, np.ndarray]  # trending set it holds, rows, <q, x_j>
+OVERHEAD = 1024  # bytes per entry beyond its arrays: the objects, the key, the LRU slot
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The candidates united with the trending items, for one trending set."""
+
+    trending: np.ndarray  # the trending set it was built for (compared by identity)
+    rows: np.ndarray
+    scores: np.ndarray  # <q, x_j>
 
 
 @dataclass(eq=False)
@@ -39,8 +53,9 @@ class UserMemo:
     unknown: int = 0  # events on items the bundle does not know
     query: np.ndarray | None = None  # (D,) user vector
     static: np.ndarray | None = None  # (I,) item scores for a static source
-    candidates: dict[int, np.ndarray] = field(default_factory=dict)  # unseen rows, per n
-    pools: dict[int, Pool] = field(default_factory=dict)  # per n, for one trending set
+    width: int = 0  # how many items the kept candidate search asked for
+    candidates: np.ndarray | None = None  # unseen rows of that search
+    pool: Pool | None = None  # built from ``candidates``
 
     @property
     def encoded(self) -> bool:
@@ -53,36 +68,60 @@ class UserMemo:
         assert self.query is not None
         return vectors[rows] @ self.query
 
+    @property
+    def nbytes(self) -> int:
+        """What this memo holds, for the cache's byte budget."""
+        arrays: list[np.ndarray | None] = [self.seen, self.query, self.candidates]
+        if self.history is not None:
+            h = self.history
+            arrays += [h.indptr, h.item, h.timestamp, h.event_type, h.value]
+        if self.pool is not None:
+            arrays += [self.pool.rows, self.pool.scores]
+        return OVERHEAD + sum(a.nbytes for a in arrays if a is not None)
+
+
+def version_of(identity: str, events: list[StoredEvent]) -> Hashable:
+    """What a user's memo is valid for (see the module docstring)."""
+    return (identity, len(events), events[0], events[-1])
+
 
 class MemoCache:
-    """A thread-safe LRU of ``UserMemo`` with hit/miss counts."""
+    """A thread-safe LRU of one ``UserMemo`` per user within ``budget`` bytes."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[Hashable, UserMemo] = OrderedDict()
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self._entries: OrderedDict[str, tuple[Hashable, UserMemo, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    @staticmethod
-    def key(identity: str, user_id: str, events: list[StoredEvent]) -> Hashable:
-        return (identity, user_id, len(events), events[0], events[-1])
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def get(self, key: Hashable) -> UserMemo | None:
+    def get(self, user_id: str, version: Hashable) -> UserMemo | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
+            entry = self._entries.get(user_id)
+            if entry is None or entry[0] != version:
                 self.misses += 1
                 return None
-            self._entries.move_to_end(key)
+            self._entries.move_to_end(user_id)
             self.hits += 1
-            return entry
+            return entry[1]
 
-    def put(self, key: Hashable, entry: UserMemo) -> None:
-        if self.capacity <= 0:
+    def put(self, user_id: str, version: Hashable, memo: UserMemo) -> None:
+        """Keep (or re-measure) ``memo`` as the user's entry, replacing an older one."""
+        if self.budget <= 0:
             return
+        size = memo.nbytes
         with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(user_id, None)
+            if old is not None:
+                self.bytes -= old[2]
+            if size > self.budget:
+                return
+            self._entries[user_id] = (version, memo, size)
+            self.bytes += size
+            while self.bytes > self.budget:
+                _, (_, _, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped

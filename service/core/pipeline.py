@@ -19,9 +19,13 @@ request's filters leave fewer than k items.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import numpy as np
+
+from bundle.errors import BundleError
 from bundle.loader import Bundle
 from service.bundle_manager import BundleManager
 from service.core.cold_start import ColdStart
@@ -45,7 +49,11 @@ from service.core.validation import check_count, check_id, check_recommend, vali
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store.base import EventStore, StoredEvent
+from service.store.errors import StoreUnavailable
 from service.trends import TrendRefresher, TrendStore
+
+log = logging.getLogger("recserve")
+TRENDING_SCAN = 10_000  # most trending ids read to find k known ones
 
 
 class RecommendationService:
@@ -64,11 +72,11 @@ class RecommendationService:
         self.refresher = refresher
         self.bundles = bundles
         self.metrics = metrics
-        self.cache = MemoCache(settings.user_cache_size)
+        self.cache = MemoCache(int(settings.user_cache_mb * 2**20))
         self.cold = ColdStart()
         self.history = HistoryStage(store, settings.max_history, self.cache, metrics)
         self.encode = EncodeStage()
-        self.score = ScoreStage(settings, refresher, metrics)
+        self.score = ScoreStage(settings, refresher)
         # retrieve -> score -> select repeat when select widens the search
         self.ranking: tuple[Stage, ...] = (RetrieveStage(), self.score, SelectStage(metrics))
         self._timers = {
@@ -99,11 +107,17 @@ class RecommendationService:
 
     def recommend(self, request: RecommendRequest) -> Recommendations:
         """The stages for one request, through the fallback chain."""
-        bundle = self.bundle()  # held for the whole call: a hot swap cannot change it
+        # the bundle is held for the whole call: a hot swap cannot change it
+        return self._recommend(request, self.bundle())
+
+    def _recommend(
+        self, request: RecommendRequest, bundle: Bundle, given: list[StoredEvent] | None = None
+    ) -> Recommendations:
         check_recommend(request, self.settings, bundle.items.category_code)
         now = time.time() if request.now is None else request.now
         wanted = min(request.k * self.settings.overfetch, bundle.manifest.item_count)
         call = Call(request, bundle, now, wanted)
+        call.given = given
         self._run(self.history, call)
         personalized = call.memo is not None
         if call.memo is None:  # the chain's next link: the bundle's cold-start source
@@ -113,10 +127,49 @@ class RecommendationService:
             while not call.done:
                 for stage in self.ranking:
                     self._run(stage, call)
+        if call.version is not None:  # kept (or re-measured) with what the stages added
+            self.cache.put(request.user_id, call.version, call.memo)
         self._answers[personalized].inc()
         return Recommendations(
             call.rows, call.scores, bundle.items, bundle.version, personalized, call.reason
         )
+
+    def smoke_test(self, bundle: Bundle) -> None:
+        """Serve ``bundle`` through the real stages before it goes live (a
+        ``BundleManager`` hook): a cold user, a user with a history of the bundle's
+        own items, SimilarItems. Each must answer k items with finite scores, the
+        second personalised; else ``BundleError`` says which call failed and how."""
+        count = bundle.manifest.item_count
+        k = min(10, count)
+        now = time.time()
+        kind = bundle.default_event_type
+        history = [
+            StoredEvent("smoke-test", bundle.items.ids[r], now - 5 + r, kind, 1.0)
+            for r in range(min(5, count))
+        ]
+        calls = {
+            "Recommend for a cold user": lambda: self._recommend(
+                RecommendRequest("smoke-test", k, now=now), bundle, []
+            ),
+            "Recommend for a user with history": lambda: self._recommend(
+                RecommendRequest("smoke-test", k, now=now), bundle, history
+            ),
+            "SimilarItems": lambda: self._similar_items(bundle.items.ids[0], k - 1 or 1, bundle),
+        }
+        for name, call in calls.items():
+            try:
+                answer = call()
+            except Exception as error:  # any failure refuses the bundle, never the server
+                raise BundleError(f"{bundle.path}: smoke test: {name} failed ({error})") from error
+            problem = ""
+            if not len(answer.rows) and name != "SimilarItems":
+                problem = "no items"
+            elif not np.isfinite(answer.scores).all():
+                problem = "scores that are not finite"
+            elif name.endswith("with history") and not answer.personalized:
+                problem = f"not personalised ({answer.fallback_reason})"
+            if problem:
+                raise BundleError(f"{bundle.path}: smoke test: {name} answered {problem}")
 
     # --- the other calls ----------------------------------------------------------------
 
@@ -127,18 +180,31 @@ class RecommendationService:
         accepted, errors = validate_events(
             events, self.settings, types or (default,), default, time.time()
         )
-        if accepted:
-            self.store.append(accepted)  # durable before we answer
-            self.trends.add(
-                [e.item_id for e in accepted],
-                [e.timestamp for e in accepted],
-                [1.0] * len(accepted),
-            )
-        self.metrics.events.labels("accepted").inc(len(accepted))
+        stored = self.store.append(accepted) if accepted else []  # durable before we answer
+        if stored:
+            self._add_trends(stored)
+        duplicates = len(accepted) - len(stored)
+        self.metrics.events.labels("accepted").inc(len(stored))
+        if duplicates:
+            self.metrics.events.labels("duplicate").inc(duplicates)
         self.metrics.events.labels("rejected").inc(len(errors))
         for error in errors:
             self.metrics.rejected_events.labels(error.field).inc()
-        return RecordResult(len(accepted), errors)
+        return RecordResult(len(accepted), errors, duplicates)
+
+    def _add_trends(self, events: list[StoredEvent]) -> None:
+        """The trend update of stored events: retried once, then counted and logged. The
+        history is stored, so the call succeeds either way (a client retrying a
+        reported failure would store the events twice)."""
+        items, stamps = [e.item_id for e in events], [e.timestamp for e in events]
+        for attempt in (1, 2):
+            try:
+                self.trends.add(items, stamps, [1.0] * len(events))
+                return
+            except StoreUnavailable as error:
+                if attempt == 2:
+                    self.metrics.trend_update_errors.inc(len(events))
+                    log.warning("trend update of %d stored events lost: %s", len(events), error)
 
     def user_history(self, user_id: str, limit: int) -> list[StoredEvent]:
         check_id("user_id", user_id, self.settings)
@@ -148,7 +214,9 @@ class RecommendationService:
     def similar_items(self, item_id: str, k: int) -> Recommendations:
         """The items nearest to ``item_id`` by the model's own item-item similarity
         (the bundle's ``semantics.similar_items`` query from the item's row)."""
-        bundle = self.bundle()
+        return self._similar_items(item_id, k, self.bundle())
+
+    def _similar_items(self, item_id: str, k: int, bundle: Bundle) -> Recommendations:
         check_id("item_id", item_id, self.settings)
         check_count("k", k, 1, self.settings.max_k)
         row = bundle.items.row_of.get(item_id)
@@ -164,12 +232,21 @@ class RecommendationService:
         return Recommendations(rows, scores, bundle.items, bundle.version, False)
 
     def trending(self, k: int) -> list[ScoredItem]:
+        """The k most trending items *the serving bundle knows*: ids outside the
+        catalogue are counted in the trends (a later bundle may know them) but never
+        published, so nobody can push arbitrary text onto a public list."""
         check_count("k", k, 1, self.settings.max_k)
-        ids, counts = self.trends.top(k, time.time())
-        bundle = self.bundles.current
-        items = []
-        for item, count in zip(ids, counts.tolist(), strict=True):
-            row = bundle.items.row_of.get(item) if bundle else None
-            cats = bundle.items.row_categories[row] if bundle and row is not None else ()
-            items.append(ScoredItem(item, float(count), cats))
-        return items
+        bundle = self.bundle()
+        now, n = time.time(), k
+        while True:  # ask for more until k known items or the trend store runs out
+            ids, counts = self.trends.top(n, now)
+            rows = bundle.items.rows(ids)
+            known = np.flatnonzero(rows >= 0)
+            if len(known) >= k or len(ids) < n or n >= TRENDING_SCAN:
+                break
+            n = min(n * 4, TRENDING_SCAN)
+        table = bundle.items
+        return [
+            ScoredItem(table.ids[rows[i]], float(counts[i]), table.row_categories[rows[i]])
+            for i in known[:k]
+        ]

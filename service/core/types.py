@@ -61,6 +61,7 @@ class EventInput:
     timestamp: float | None = None
     event_type: str = ""
     value: float | None = None
+    event_id: str = ""  # the client's id: a retry of an id the user holds is stored once
 
 
 @dataclass(frozen=True)
@@ -72,5 +73,6 @@ class EventError:
 
 @dataclass(frozen=True)
 class RecordResult:
-    accepted: int
+    accepted: int  # valid events acknowledged, retries included
     errors: list[EventError]
+    duplicates: int = 0  # of those, retries of an event_id already stored (stored once)

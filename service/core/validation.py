@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Container, Sequence
 
 from service.core.errors import InvalidArgument
@@ -10,13 +11,19 @@ from service.core.types import EventError, EventInput, RecommendRequest
 from service.settings import Settings
 from service.store.base import StoredEvent
 
+# An id: any text without control characters (C0, DEL, C1) that is not all whitespace;
+# the OpenAPI document states the same pattern.
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+ID_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+_ID = re.compile(ID_PATTERN)
+
 
 def check_id(field: str, value: str, settings: Settings) -> None:
     if not value or not value.strip():
         raise InvalidArgument(field, "must not be empty")
     if len(value) > settings.max_id_length:
         raise InvalidArgument(field, f"longer than {settings.max_id_length} characters")
-    if not value.isprintable():
+    if not _ID.fullmatch(value):
         raise InvalidArgument(field, "contains control characters")
 
 
@@ -77,8 +84,12 @@ def validate_events(
             value = 1.0 if event.value is None else event.value
             if not math.isfinite(value):
                 raise InvalidArgument("value", "must be finite")
+            if event.event_id:
+                check_id("event_id", event.event_id, settings)
         except InvalidArgument as error:
             errors.append(EventError(index, error.field, error.message))
             continue
-        accepted.append(StoredEvent(event.user_id, event.item_id, float(ts), kind, float(value)))
+        accepted.append(
+            StoredEvent(event.user_id, event.item_id, float(ts), kind, float(value), event.event_id)
+        )
     return accepted, errors

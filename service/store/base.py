@@ -6,7 +6,10 @@
     redis+cluster://HOST:PORT    the same on Redis Cluster (keys carry hash tags)
 
 Every backend keeps at most ``max_history`` events per user, oldest dropped
-first, and returns them oldest first. One contract test suite
+first, and returns them oldest first. An event with an ``event_id`` that one
+of the user's held events (their last ``max_history``) or an earlier event of
+the same call already has is a client's retry: it is not stored again
+(``append`` returns what it stored). One contract test suite
 (``tests/contract``) runs against all of them.
 """
 
@@ -24,23 +27,28 @@ class StoredEvent(NamedTuple):
     timestamp: float
     event_type: str
     value: float
+    event_id: str = ""  # the client's id of the event ("": none, never deduplicated)
 
     def as_row(self) -> list[str | float]:
-        return list(self)
+        """``[user, item, ts, type, value]``, plus the event id when there is one."""
+        return list(self) if self.event_id else list(self[:5])
 
     @classmethod
     def from_row(cls, row: Sequence[str | float]) -> StoredEvent:
-        user, item, ts, kind, value = row
-        return cls(str(user), str(item), float(ts), str(kind), float(value))
+        user, item, ts, kind, value, *rest = row
+        event_id = str(rest[0]) if rest else ""
+        return cls(str(user), str(item), float(ts), str(kind), float(value), event_id)
 
 
 class EventStore(Protocol):
     """Bounded per-user histories; safe to call from many threads."""
 
     max_history: int
+    in_process: bool  # False: calls wait on the network (transports run them off the loop)
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Store ``events`` (any users); durable in the backend's sense on return."""
+    def append(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """Store ``events`` (any users), durable in the backend's sense on return; the
+        events stored, without the retries of an ``event_id`` already held."""
 
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
         """The user's latest ``limit`` events, oldest first ([] for an unknown user)."""
@@ -58,8 +66,12 @@ class EventStore(Protocol):
         """Flush and release; accepted events are never lost on a clean shutdown."""
 
 
-def open_store(url: str, max_history: int = 200) -> EventStore:
-    """Open the backend named by ``url`` (see the module docstring)."""
+def open_store(
+    url: str, max_history: int = 200, fsync: str = "batch", timeout: float = 0.5
+) -> EventStore:
+    """Open the backend named by ``url`` (see the module docstring); ``fsync`` is what an
+    acknowledgement of the embedded store means (``service.store.file``), ``timeout``
+    the connect and command timeout of a Redis store, seconds."""
     if url in ("memory", "memory://"):
         from service.store.memory import MemoryStore
 
@@ -67,9 +79,9 @@ def open_store(url: str, max_history: int = 200) -> EventStore:
     if url.startswith("file://"):
         from service.store.file import FileStore
 
-        return FileStore(url.removeprefix("file://"), max_history)
+        return FileStore(url.removeprefix("file://"), max_history, fsync)
     if url.startswith(("redis://", "redis+cluster://")):
         from service.store.redis import RedisStore
 
-        return RedisStore(url, max_history)
+        return RedisStore(url, max_history, timeout=timeout)
     raise ValueError(f"unknown store URL {url!r}; use memory://, file://PATH or redis://HOST:PORT")

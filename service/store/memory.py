@@ -10,18 +10,45 @@ from service.store.base import StoredEvent
 
 
 class MemoryStore:
+    in_process = True
+
     def __init__(self, max_history: int) -> None:
         self.max_history = max_history
         self._users: dict[str, deque[StoredEvent]] = {}
         self._lock = threading.Lock()
+        self.live_events = 0  # events held now (each user's last max_history), a counter
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
+    def append(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         with self._lock:
-            for event in events:
+            fresh = self.fresh(events)
+            live, cap = self.live_events, self.max_history
+            for event in fresh:
                 history = self._users.get(event.user_id)
                 if history is None:
-                    history = self._users[event.user_id] = deque(maxlen=self.max_history)
+                    history = self._users[event.user_id] = deque(maxlen=cap)
+                live += len(history) < cap  # a full history drops its oldest event
                 history.append(event)
+            self.live_events = live
+        return fresh
+
+    def fresh(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """``events`` without those whose ``event_id`` the user already has (held, or
+        earlier in ``events``). The caller holds the lock or is the only writer."""
+        if not any(e.event_id for e in events):
+            return list(events)
+        out: list[StoredEvent] = []
+        seen: dict[str, set[str]] = {}
+        for event in events:
+            if event.event_id:
+                ids = seen.get(event.user_id)
+                if ids is None:
+                    held = self._users.get(event.user_id, ())
+                    ids = seen[event.user_id] = {e.event_id for e in held if e.event_id}
+                if event.event_id in ids:
+                    continue
+                ids.add(event.event_id)
+            out.append(event)
+        return out
 
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
         with self._lock:

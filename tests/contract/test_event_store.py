@@ -87,3 +87,43 @@ def test_recent_many_answers_each_user_in_order(open_at):
     store.append([ev("a", "x", 1.0), ev("b", "y", 2.0), ev("a", "z", 3.0)])
     got = store.recent_many(["b", "nobody", "a"], 2)
     assert [[e.item_id for e in h] for h in got] == [["y"], [], ["x", "z"]]
+
+
+def with_id(user: str, item: str, event_id: str) -> StoredEvent:
+    return StoredEvent(user, item, 1.0, "view", 1.0, event_id)
+
+
+def test_a_retried_event_id_is_stored_once(open_at):
+    store = open_at(max_history=10)
+    first = [with_id("u", "a", "e1"), with_id("u", "b", "e2"), ev("u", "c", 3.0)]
+    assert sorted(e.item_id for e in store.append(first)) == ["a", "b", "c"]
+    retry = [with_id("u", "b", "e2"), with_id("u", "d", "e3"), ev("u", "c", 3.0)]
+    assert sorted(e.item_id for e in store.append(retry)) == ["c", "d"]  # no id: kept twice
+    assert [e.item_id for e in store.recent("u", 10)] == ["a", "b", "c", "d", "c"]
+    assert [e.event_id for e in store.recent("u", 10)] == ["e1", "e2", "", "e3", ""]
+
+
+def test_an_event_id_repeated_within_one_call_is_stored_once(open_at):
+    store = open_at()
+    stored = store.append([with_id("u", "a", "same"), with_id("u", "b", "same")])
+    assert [e.item_id for e in stored] == ["a"]
+    assert [e.item_id for e in store.recent("u", 10)] == ["a"]
+
+
+def test_event_ids_are_per_user_and_forgotten_past_the_held_window(open_at):
+    store = open_at(max_history=2)
+    store.append([with_id("u", "a", "e1"), with_id("v", "a", "e1")])  # other users: both
+    assert store.recent("v", 10)[0].event_id == "e1"
+    store.append([ev("u", "x", 2.0), ev("u", "y", 3.0)])  # e1 leaves u's last 2 events
+    assert [e.item_id for e in store.append([with_id("u", "a", "e1")])] == ["a"]
+
+
+def test_event_ids_survive_a_restart(store_url, open_at):
+    if store_url.startswith("memory"):
+        pytest.skip("memory:// is not persistent by design")
+    store = open_at()
+    store.append([with_id("u", "a", 'quote"and\\slash')])
+    store.close()
+    again = open_at()
+    assert again.append([with_id("u", "a", 'quote"and\\slash')]) == []
+    assert [e.event_id for e in again.recent("u", 10)] == ['quote"and\\slash']

@@ -195,7 +195,7 @@ def test_similar_items_and_unknown_item(stub, http, server):
 
 def test_rest_errors_are_4xx_with_the_field(http):
     r = http.get("/v1/recommendations/u", params={"k": 0})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["k"]
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "k"
     r = http.get("/v1/recommendations/u", params={"k": "many"})
     assert r.status_code == 422 and "k" in r.json()["detail"][0]["loc"]
     r = http.post("/v1/events", json={"events": [{"user_id": "u"}]})
@@ -221,7 +221,49 @@ def test_health_reflection_readiness_and_metrics(server, http, stub):
     text = http.get("/metrics").text
     for stage in ("history", "encode", "retrieve", "score", "select"):
         assert f'recserve_pipeline_stage_seconds_count{{stage="{stage}"}}' in text
-    assert 'recserve_api_requests_total{method="Recommend",outcome="ok",transport="grpc"}' in text
+    assert (
+        'recserve_api_requests_total{client="anonymous",method="Recommend",outcome="ok",transport="grpc"}'
+        in text
+    )
     assert 'recserve_events_total{outcome="accepted"}' in text
     assert "recserve_bundle_items 200.0" in text
     assert http.get("/openapi.json").json()["info"]["title"] == "recserve"
+
+
+def test_a_retried_event_id_is_acknowledged_and_stored_once_over_both_transports(stub, http):
+    event = pb.Event(user_id="ret", item_id="item-00004", event_type="view", event_id="ev-1")
+    first = stub.RecordEvents(pb.RecordEventsRequest(events=[event]))
+    again = stub.RecordEvents(pb.RecordEventsRequest(events=[event]))
+    assert (first.accepted, first.duplicates) == (1, 0)
+    assert (again.accepted, again.duplicates) == (1, 1)
+    retry = {"user_id": "ret", "item_id": "item-00004", "event_id": "ev-1"}
+    body = {"events": [retry, {**retry, "item_id": "item-00005", "event_id": "ev-2"}]}
+    assert http.post("/v1/events", json=body).json() == {
+        "accepted": 2, "errors": [], "duplicates": 1,
+    }  # fmt: skip
+    history = http.get("/v1/users/ret/history").json()["events"]
+    assert [(e["item_id"], e["event_id"]) for e in history] == [
+        ("item-00004", "ev-1"),
+        ("item-00005", "ev-2"),
+    ]
+    metrics = http.get("/metrics").text
+    assert 'recserve_events_total{outcome="duplicate"} 2.0' in metrics
+    too_long = {"events": [{"user_id": "ret", "item_id": "item-00004", "event_id": "x" * 300}]}
+    reply = http.post("/v1/events", json=too_long).json()
+    assert reply["accepted"] == 0 and reply["errors"][0]["field"] == "event_id"
+
+
+def test_ids_outside_the_catalogue_are_never_published_on_trending(stub, http, server):
+    evil = "<script>alert(1)</script> visit http://evil.example"
+    for caller in range(3):
+        events = [pb.Event(user_id=f"attacker{caller}-{n}", item_id=evil) for n in range(300)]
+        stub.RecordEvents(pb.RecordEventsRequest(events=events))
+    _record(stub, "fan", ["item-00009"])
+    server.refresher.refresh()
+    top = stub.GetTrending(pb.GetTrendingRequest(k=5)).items
+    assert [i.item_id for i in top] == ["item-00009"]
+    assert [i["item_id"] for i in http.get("/v1/trending").json()["items"]] == ["item-00009"]
+    history = http.get("/v1/users/attacker0-0/history").json()["events"]
+    assert [e["item_id"] for e in history] == [evil]  # kept: a later bundle may know it
+    recommended = stub.Recommend(pb.RecommendRequest(user_id="fan", k=20)).items
+    assert evil not in {i.item_id for i in recommended}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -17,8 +18,8 @@ class Call:
     """One Recommend call as it moves through the stages (each stage fills its part)."""
 
     __slots__ = (
-        "bundle", "candidates", "done", "events", "memo", "now", "pool", "reason", "request",
-        "rows", "scores", "wanted",
+        "bundle", "candidates", "done", "events", "given", "memo", "now", "pool", "reason",
+        "request", "rows", "scores", "version", "wanted",
     )  # fmt: skip
 
     def __init__(self, request: RecommendRequest, bundle: Bundle, now: float, wanted: int) -> None:
@@ -26,8 +27,10 @@ class Call:
         self.bundle = bundle
         self.now = now  # query time, unix seconds
         self.wanted = wanted  # how many HNSW candidates the retrieve stage fetches
-        self.events: list[StoredEvent] = []  # history: the stored events
+        self.given: list[StoredEvent] | None = None  # events to use instead of the store's
+        self.events: list[StoredEvent] = []  # history: the stored (or given) events
         self.memo: UserMemo | None = None  # history (personal) or the cold-start source
+        self.version: Hashable | None = None  # history: what a cached memo is valid for
         self.reason = ""  # why the cold-start source answers ("" when personalised)
         self.candidates = np.zeros(0, np.int64)  # retrieve: unseen candidate rows
         self.pool = np.zeros(0, np.int64)  # score: candidates + trending items

@@ -52,9 +52,9 @@ class RetrieveStage:
     def run(self, call: Call) -> None:
         memo, n = call.memo, call.wanted
         assert memo is not None
-        found = memo.candidates.get(n)
-        if found is None:
+        found = memo.candidates
+        if found is None or memo.width < n:  # a wider search kept serves a narrower call
             found = candidates(call.bundle, memo, n)
             if n < call.bundle.manifest.item_count:  # nothing catalogue-sized is kept
-                memo.candidates[n] = found
+                memo.width, memo.candidates, memo.pool = n, found, None
         call.candidates = found

@@ -18,16 +18,14 @@ trending set changes; a request adds the current trend term.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from bundle.loader import Bundle
-from service.core.memo import UserMemo
+from service.core.memo import Pool, UserMemo
 from service.core.stages.base import Call
 from service.core.stages.select import is_member
-from service.metrics import Metrics
 from service.settings import Settings
 from service.trends import TrendRefresher
 
@@ -92,10 +90,9 @@ def pool(
 class ScoreStage:
     name = "score"
 
-    def __init__(self, settings: Settings, refresher: TrendRefresher, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, refresher: TrendRefresher) -> None:
         self.settings = settings
         self.refresher = refresher
-        self.metrics = metrics
         self._view: tuple[float, Bundle, TrendView] | None = None
 
     def trend_terms(self, bundle: Bundle) -> tuple[float, float]:
@@ -120,17 +117,16 @@ class ScoreStage:
             beta, alpha, previous,
         )  # fmt: skip
         self._view = (snap.taken_at, bundle, view)  # a race at worst builds it twice
-        self.metrics.trend_lag.set(max(0.0, time.time() - snap.taken_at))
         return view
 
     def run(self, call: Call) -> None:
-        memo, n, bundle = call.memo, call.wanted, call.bundle
+        memo, bundle = call.memo, call.bundle
         assert memo is not None
         view = self.view(bundle)
-        found = memo.pools.get(n)
-        if found is None or found[0] is not view.rows:
-            found = (view.rows, *pool(view, memo, bundle.vectors, call.candidates))
-            if n < bundle.manifest.item_count:
-                memo.pools[n] = found
-        call.pool = found[1]
-        call.scores = found[2] + view.bias[found[1]]
+        found, kept = memo.pool, call.candidates is memo.candidates
+        if found is None or found.trending is not view.rows or not kept:
+            found = Pool(view.rows, *pool(view, memo, bundle.vectors, call.candidates))
+            if kept:  # kept with the candidates it unites
+                memo.pool = found
+        call.pool = found.rows
+        call.scores = found.scores + view.bias[found.rows]

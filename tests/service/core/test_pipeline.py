@@ -106,7 +106,7 @@ def test_scores_follow_every_new_snapshot_whether_or_not_the_trending_set_change
 
 
 def test_the_cache_changes_nothing_but_cost_and_a_new_event_invalidates_it(make):
-    cached, uncached = make(), make(user_cache_size=0)
+    cached, uncached = make(), make(user_cache_mb=0)
     now = time.time()
     for server in (cached, uncached):
         _seed(server, now)
