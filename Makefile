@@ -100,6 +100,9 @@ bench-serving: install ## MODEL=led|predictor|attrec: stage latencies, gRPC thro
 bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies
 	$(PY) -m benchmarks.store --json reports/store.json
 
+bench-hostile: install ## /healthz latency while clients post 1 MiB bodies or trickle headers (slowloris)
+	$(PY) -m loadtest.hostile --json reports/hostile.json
+
 loadtest: install redis ## locust, headless and bounded: REST + gRPC on the embedded and Redis stores
 	$(PY) -m loadtest.locust_run --stores file,redis://127.0.0.1:6379/14 --users 20 \
 		--duration 30 --max-requests 100000 --out reports/locust
@@ -112,4 +115,4 @@ clean: ## remove the venv, caches and generated data
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving loadtest proto serving-image-check clean
+	bench-pretrain bench-serving bench-hostile loadtest proto serving-image-check clean

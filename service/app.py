@@ -8,6 +8,7 @@ calls in flight, flush the store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -17,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bundle.encoder import choose_providers
+from service.api.deadlines import deadline_protocol
 from service.api.grpc_servicer import RecommenderServicer
 from service.api.http import build_http_app
 from service.auth import Tokens
@@ -64,13 +66,20 @@ def listen_socket(host: str, port: int, setting: str = "http_port") -> socket.so
 
 
 def serve_http(
-    app: FastAPI, host: str, port: int, tls: TlsFiles | None, setting: str = "http_port"
+    app: FastAPI,
+    host: str,
+    port: int,
+    tls: TlsFiles | None,
+    protocol: type[asyncio.Protocol],
+    setting: str = "http_port",
 ) -> tuple[uvicorn.Server, threading.Thread, int]:
-    """uvicorn on its own thread for ``app``: the server, once started, its thread, its
-    port."""
+    """uvicorn on its own thread for ``app`` speaking ``protocol`` (HTTP/1.1 with
+    deadlines): the server, once started, its thread, its port."""
     sock = listen_socket(host, port, setting)
     options = tls.uvicorn_options() if tls else {}
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **options)
+    config = uvicorn.Config(
+        app, http=protocol, log_level="warning", access_log=False, lifespan="off", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=setting, daemon=True
@@ -135,15 +144,21 @@ class Server:
         self._rebuild_trends()
         self.refresher.start()
         tls = TlsFiles.of(s)
+        timeouts = self.metrics.slow_clients
+        protocol = deadline_protocol(
+            s.header_timeout_s, s.body_timeout_s, lambda phase: timeouts.labels(phase).inc()
+        )
         self._grpc = GrpcServer(self.servicer, f"{s.host}:{s.grpc_port}", tls)
         self.grpc_port = self._grpc.start()
         try:
-            self._http, thread, self.http_port = serve_http(self.http_app, s.host, s.http_port, tls)
+            self._http, thread, self.http_port = serve_http(
+                self.http_app, s.host, s.http_port, tls, protocol
+            )
             self._http_threads.append(thread)
             if self.admin_app is not None:
                 assert s.admin_port is not None
                 self._admin, thread, self.admin_port = serve_http(
-                    self.admin_app, s.admin_host, s.admin_port, tls, "admin_port"
+                    self.admin_app, s.admin_host, s.admin_port, tls, protocol, "admin_port"
                 )
                 self._http_threads.append(thread)
         except OSError:

@@ -54,6 +54,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.slow_clients = Counter(
+            "recserve_http_timeouts_total",
+            "HTTP connections closed with 408 because a request's headers or body came too "
+            "slowly (header_timeout_s, body_timeout_s)",
+            ["phase"],  # headers | body
+            registry=r,
+        )
         self.stage_seconds = Histogram(
             "recserve_pipeline_stage_seconds",
             "Time in each stage of the request path",

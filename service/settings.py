@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1 << 20, ge=1024, description="HTTP request body limit; larger bodies get 413 unread"
     )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="HTTP: a request's line and headers must arrive within this (from the "
+        "connection or the request's first byte); else 408 and the connection is closed",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="HTTP: a request's body must arrive within this once its headers have; "
+        "else 408 and the connection is closed",
+    )
     rate_limit_per_s: float = Field(
         0.0, ge=0, description="requests/s per client (token bucket; 429 beyond); 0: off"
     )

@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from service.bundle_manager import BundleManager
 
@@ -34,9 +35,12 @@ def install_docs(app: FastAPI) -> None:
         )
 
 
-def openapi(app: FastAPI, bundles: BundleManager) -> dict[str, Any]:
+def openapi(
+    app: FastAPI, bundles: BundleManager, bodies: tuple[type[BaseModel], ...] = ()
+) -> dict[str, Any]:
     """The schema, rebuilt when the serving bundle changes (its categories are the
-    filters' enum)."""
+    filters' enum). ``bodies``: models of request bodies routes parse themselves
+    (``service.api.body``), added to the components."""
     bundle = bundles.current
     key = bundle.identity if bundle is not None else ""
     cached = getattr(app.state, "openapi", None)
@@ -45,6 +49,11 @@ def openapi(app: FastAPI, bundles: BundleManager) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in bodies:
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[model.__name__] = body
     if bundle is not None and bundle.items.categories:
         for operation in (v for path in schema["paths"].values() for v in path.values()):
             for parameter in operation.get("parameters", []):

@@ -7,6 +7,7 @@ store's role), 500 anything else (logged with its traceback; the client gets
 no internals). Every answer is counted by outcome (``service.metrics.outcome``).
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,10 +19,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials as Credentials
 from fastapi.security import HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from bundle.errors import BundleError
 from service.api import schemas as s
+from service.api.body import json_request_body, parse_json_body
 from service.api.docs import install_docs, openapi
 from service.api.limits import Limits
 from service.auth import ANONYMOUS, REFUSED, Forbidden, Tokens, Unauthenticated, authorize
@@ -60,6 +63,8 @@ def _items(items: list[ScoredItem]) -> list[s.ScoredItemOut]:
         for i in items
     ]
 
+
+LARGE_BODY = 64 << 10  # bytes: RecordEvents bodies from this size are parsed one at a time
 
 ERRORS = {
     400: "the body is not readable as JSON (e.g. not UTF-8)",
@@ -114,7 +119,7 @@ def build_http_app(
     settings = service.settings
     app.router.dependencies.append(Depends(single_valued))
     install_docs(app)
-    app.openapi = lambda: openapi(app, bundles)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi(app, bundles, (s.EventsIn,))  # type: ignore[method-assign]
 
     app.add_middleware(Limits, max_body=service.settings.max_body_bytes)
 
@@ -237,14 +242,10 @@ def build_http_app(
             fallback_reason=result.fallback_reason,
         )
 
-    @app.post(
-        "/v1/events",
-        response_model=s.RecordEventsOut,
-        name="RecordEvents",
-        dependencies=[write],
-        responses=errors(400, *auth, *limited, 413, 503),
-    )
-    def record(body: s.EventsIn) -> s.RecordEventsOut:
+    large_bodies = asyncio.Semaphore(1)
+
+    def record_body(raw: bytes, content_type: str | None) -> s.RecordEventsOut:
+        body = parse_json_body(s.EventsIn, raw, content_type)
         events = [
             EventInput(e.user_id, e.item_id, e.timestamp, e.event_type, e.value, e.event_id)
             for e in body.events
@@ -256,6 +257,24 @@ def build_http_app(
         return s.RecordEventsOut(
             accepted=result.accepted, errors=errors, duplicates=result.duplicates
         )
+
+    @app.post(
+        "/v1/events",
+        response_model=s.RecordEventsOut,
+        name="RecordEvents",
+        dependencies=[write],
+        responses=errors(400, *auth, *limited, 413, 503),
+        openapi_extra=json_request_body(s.EventsIn),
+    )
+    async def record(request: Request) -> s.RecordEventsOut:
+        # read here (Limits caps it), parsed on a worker thread: a 1 MiB body takes tens
+        # of milliseconds, which on the event loop would stall every request on the port
+        raw = await request.body()
+        content_type = request.headers.get("content-type")
+        if len(raw) < LARGE_BODY:
+            return await run_in_threadpool(record_body, raw, content_type)
+        async with large_bodies:  # one at a time: fewer threads for the loops to wait on
+            return await run_in_threadpool(record_body, raw, content_type)
 
     @app.get(
         "/v1/users/{user_id:id}/history",

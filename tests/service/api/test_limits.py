@@ -92,3 +92,27 @@ def test_a_line_break_in_a_path_id_is_a_422_naming_the_field_not_a_404(http, pat
     assert reply.status_code == 422, reply.text
     (error,) = reply.json()["detail"]
     assert error["loc"][0] == "path" and error["loc"][1] in ("user_id", "item_id")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "loc"),
+    [(b"", "application/json", 422, ["body"]),
+     (b'{"events": [', "application/json", 422, ["body", "12"]),
+     (b"events=1", "application/x-www-form-urlencoded", 422, ["body"]),
+     (b'{"events": []}', "application/vnd.shop+json", 200, None),
+     (b'{"events": [{"user_id": "\xff"}]}', "application/json", 400, None)],
+    ids=["empty", "truncated-json", "form", "json-suffix", "not-utf8"],
+)  # fmt: skip
+def test_a_recordevents_body_is_refused_as_fastapi_would(http, content, content_type, status, loc):
+    reply = http.post("/v1/events", content=content, headers={"content-type": content_type})
+    assert reply.status_code == status, reply.text
+    if loc is not None:
+        assert reply.json()["detail"][0]["loc"] == loc
+
+
+def test_recordevents_errors_name_the_event_and_field_deep_in_a_batch(http):
+    events = [{"user_id": f"u{n}", "item_id": "item-00001"} for n in range(700)]
+    events[650]["timestamp"] = "soon"
+    reply = http.post("/v1/events", json={"events": events})
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["loc"] == ["body", "events", "650", "timestamp"]
