@@ -100,6 +100,9 @@ bench-serving: install ## MODEL=led|predictor|attrec: stage latencies, gRPC thro
 bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies
 	$(PY) -m benchmarks.store --json reports/store.json
 
+bench-import: install ## recserve import-events into the embedded store and a private Redis: events/s, re-run
+	$(PY) -m benchmarks.import_events --json reports/import.json
+
 bench-hostile: install ## /healthz latency while clients post 1 MiB bodies or trickle headers (slowloris)
 	$(PY) -m loadtest.hostile --json reports/hostile.json
 
@@ -115,4 +118,4 @@ clean: ## remove the venv, caches and generated data
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving bench-hostile loadtest proto serving-image-check clean
+	bench-pretrain bench-serving bench-hostile bench-import loadtest proto serving-image-check clean

@@ -6,6 +6,7 @@
     recserve export     checkpoint -> bundle (ONNX encoder, HNSW index, manifest)
     recserve serve      serve a bundle over gRPC and HTTP
     recserve store      check or repair an embedded (file://) event store
+    recserve import-events  load an event log into the live store (users start warm)
     recserve token      make a bearer token with scopes and its tokens-file line
     recserve demo       all of the above on synthetic data, then a guided tour
 
@@ -40,9 +41,51 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_serve_parser(sub)
     add_store_parser(sub)
+    add_import_parser(sub)
     add_token_parser(sub)
     add_demo_parser(sub)
     return parser
+
+
+def add_import_parser(sub: Any) -> None:
+    from training.cli import add_data_arguments
+
+    parser = sub.add_parser(
+        "import-events",
+        help="load an event log into the live store, so its users start personalised",
+        description="Read an event log (any --format the trainers read), keep each user's "
+        "latest --max-history events and append them to the store in batches, feeding the "
+        "Redis trend counters with the events' own timestamps. Each event gets an id "
+        "derived from its row, so running it again (or after an interrupted run) stores "
+        "nothing twice. Prints a summary: events read, imported, skipped and why.",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--store", required=True, help="file://PATH | redis://HOST:PORT | redis+cluster://..."
+    )
+    parser.add_argument(
+        "--max-history", type=int, default=200, help="events kept per user: the server's setting"
+    )
+    parser.add_argument(
+        "--trend-half-life", type=float, default=3600.0, help="seconds: the server's setting"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from recserve.importer import import_into
+        from training.cli import source_of
+
+        if args.max_history < 1:
+            raise ValueError("--max-history: must be at least 1")
+        log = source_of(args).load()
+        summary = import_into(
+            args.store, log, args.max_history, args.trend_half_life, not args.no_progress
+        )
+        print(f"{args.store}:")
+        print("\n".join("  " + line for line in summary.lines()))
+        return 0
+
+    parser.set_defaults(func=run)
 
 
 def add_demo_parser(sub: Any) -> None:

@@ -5,7 +5,9 @@ Everything runs locally on the embedded store (no Redis needed):
 1. generate the synthetic demo log (``data/demo``),
 2. train LED on it (``runs/demo``) and export the bundle (``bundles/demo/1``),
    both reused when they already exist,
-3. start the server (gRPC + HTTP) on the embedded file store,
+3. import the log into the embedded file store (``recserve import-events``: every
+   user of the log is personalised on their first request; idempotent), then
+   start the server (gRPC + HTTP) on it,
 4. walk through the API: record a user's events over gRPC, ask for their
    recommendations over gRPC and REST, send a burst of events on an item
    and watch it enter the user's recommendations and the trending list,
@@ -72,6 +74,11 @@ def tour(grpc_port: int, http_port: int, bundle: Any) -> None:
     category = items.categories[0]
     in_category = [items.ids[r] for r in np.flatnonzero(items.category_matrix[:, 0])]
     stub = rpc.RecommenderStub(grpc.insecure_channel(f"127.0.0.1:{grpc_port}"))
+    known = stub.Recommend(pb.RecommendRequest(user_id="user-00001", k=3))
+    print(
+        f"\n--- user-00001 of the imported log, first request: "
+        f"personalized={known.personalized} ({', '.join(i.item_id for i in known.items)})"
+    )
     user = "demo-user"
     history = in_category[:6]
     stub.RecordEvents(
@@ -126,6 +133,18 @@ def run_demo(root: Path, seed: int, grpc_port: int, http_port: int, store: str |
         store=store or f"file://{root / 'var' / 'demo'}",
         grpc_port=grpc_port,
         http_port=http_port,
+    )
+    from recserve.importer import import_into
+    from training.data.readers import load_interactions
+
+    log = load_interactions(root / "data" / "demo", "recbole")
+    summary = import_into(
+        settings.store, log, settings.max_history, settings.trend_half_life_s, progress=False
+    )
+    print(
+        f"importing the log into the store: {summary.imported:,} events of {summary.users:,} "
+        f"users ({summary.already:,} there already), so they start personalised",
+        flush=True,
     )
     server = create_server(settings).start()
     ready = time.perf_counter() - started

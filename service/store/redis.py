@@ -31,29 +31,36 @@ from service.store.errors import StoreError, StoreUnavailable
 
 TIMEOUT = 0.5  # seconds, connect and each command
 
-# KEYS[1]: a user's list. ARGV[1]: max_history, then (suffix, row) pairs: suffix is
-# ',"<event id>"]', how a row with that id ends, or '' for an event without one.
-# Returns the 1-based numbers of the pairs it stored.
+# KEYS[1]: a user's list. ARGV[1]: max_history, ARGV[2]: the rows to append, one per
+# line (JSON never holds a raw line break). A row with an event id ends with
+# ',"<id>"]' (the last ',"' of a row starts it: a '"' inside a JSON string is
+# escaped); a row whose id the list already holds, or an earlier row of the call,
+# is not appended. Returns one character per row: '1' appended, '0' a retry.
 _APPEND_ONCE = """
-local held = nil
-local stored = {}
-for i = 2, #ARGV, 2 do
-  local suffix, row = ARGV[i], ARGV[i + 1]
-  local repeated = false
-  if suffix ~= '' then
-    if held == nil then held = redis.call('LRANGE', KEYS[1], 0, -1) end
-    for _, old in ipairs(held) do
-      if string.sub(old, -#suffix) == suffix then repeated = true break end
+local function id_of(row) return string.match(row, '.*(,".-"%])$') end
+local seen, kept, flags = nil, {}, {}
+for row in string.gmatch(ARGV[2], '[^\\n]+') do
+  local id = id_of(row)
+  local fresh = true
+  if id then
+    if seen == nil then
+      seen = {}
+      for _, old in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+        local held = id_of(old)
+        if held then seen[held] = true end
+      end
     end
+    fresh = not seen[id]
+    seen[id] = true
   end
-  if not repeated then
-    redis.call('RPUSH', KEYS[1], row)
-    if held ~= nil then table.insert(held, row) end
-    table.insert(stored, i / 2)
-  end
+  if fresh then kept[#kept + 1] = row end
+  flags[#flags + 1] = fresh and '1' or '0'
+end
+for i = 1, #kept, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(kept, i, math.min(i + 999, #kept)))
 end
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
-return stored
+return table.concat(flags)
 """
 
 
@@ -109,8 +116,11 @@ def open_client(url: str, timeout: float) -> Any:
     return client
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per row
+
+
 def _row(event: StoredEvent) -> str:
-    return json.dumps(event.as_row(), separators=(",", ":"))
+    return _COMPACT(event.as_row())
 
 
 class RedisStore:
@@ -122,7 +132,7 @@ class RedisStore:
         self.max_history = max_history
         self.url = url
         self.client = client or open_client(url, timeout)
-        self._append_once = self.client.register_script(_APPEND_ONCE)
+        self._sha = ""  # of _APPEND_ONCE, loaded on first use (on every primary of a cluster)
 
     def append(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         by_user: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -138,16 +148,39 @@ class RedisStore:
         with unavailable("history store"):
             if plain:
                 pipe.execute()
-            for user, held in by_user.items():
-                if user in plain:
-                    continue
-                args: list[Any] = [self.max_history]
-                for e in held:
-                    suffix = "," + json.dumps(e.event_id) + "]" if e.event_id else ""
-                    args += [suffix, _row(e)]
-                kept = self._append_once(keys=[history_key(user)], args=args)
-                stored += [held[int(n) - 1] for n in kept]
+            with_ids = {u: e for u, e in by_user.items() if u not in plain}
+            if with_ids:
+                stored += self._append_once(with_ids)
         return stored
+
+    def _append_once(self, by_user: dict[str, list[StoredEvent]]) -> list[StoredEvent]:
+        """``_APPEND_ONCE`` for every user in one pipelined round trip. A Redis that lost
+        its script cache (restarted) answers NOSCRIPT: load it and run the pipeline again,
+        harmless since the script stores each event id once."""
+        import redis
+
+        calls = [(history_key(u), "\n".join(map(_row, held))) for u, held in by_user.items()]
+        for attempt in (1, 2):
+            if not self._sha:
+                self._sha = self.client.script_load(_APPEND_ONCE)
+            pipe = self.client.pipeline(transaction=False)
+            for key, rows in calls:  # (ClusterPipeline blocks .evalsha, not the command)
+                pipe.execute_command("EVALSHA", self._sha, 1, key, self.max_history, rows)
+            try:
+                kept = pipe.execute()
+                break
+            except redis.exceptions.NoScriptError:
+                self._sha = ""
+                if attempt == 2:
+                    raise
+        return [
+            event
+            for held, flags in zip(by_user.values(), kept, strict=True)
+            for event, flag in zip(
+                held, flags.decode() if isinstance(flags, bytes) else flags, strict=True
+            )
+            if flag == "1"
+        ]
 
     def recent(self, user_id: str, limit: int) -> list[StoredEvent]:
         return self.recent_many([user_id], limit)[0]

@@ -103,6 +103,15 @@ def test_a_retried_event_id_is_stored_once(open_at):
     assert [e.event_id for e in store.recent("u", 10)] == ["e1", "e2", "", "e3", ""]
 
 
+def test_event_ids_made_of_json_punctuation_are_told_apart_and_recognised(open_at):
+    store = open_at(max_history=20)
+    ids = ['x"]', ',"y"]', "a\nb", "back\\slash", "é", "x", 'x"', "]"]
+    first = [with_id("u", f"i{n}", i) for n, i in enumerate(ids)]
+    assert len(store.append(first)) == len(ids)  # none mistaken for another
+    assert store.append(first) == []  # every one recognised on the retry
+    assert [e.event_id for e in store.recent("u", 20)] == ids
+
+
 def test_an_event_id_repeated_within_one_call_is_stored_once(open_at):
     store = open_at()
     stored = store.append([with_id("u", "a", "same"), with_id("u", "b", "same")])

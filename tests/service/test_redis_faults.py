@@ -189,3 +189,18 @@ def test_a_bad_redis_at_start_up_stops_with_one_line_and_status_2(led_bundle, st
     assert len(lines) == 1, started.stderr
     assert lines[0].startswith(f"recserve serve: error: store {store}: cannot open it (")
     assert lines[0].endswith(f"{reason.format(closed=closed)})")
+
+
+def test_a_redis_that_lost_its_scripts_still_stores_each_event_id_once(redis_url):
+    from service.store.base import StoredEvent, open_store
+
+    store = open_store(redis_url, 10)
+    try:
+        first = StoredEvent("u", "item-00001", 1.0, "view", 1.0, "e1")
+        assert store.append([first]) == [first]
+        store.client.script_flush()  # as after a Redis restart: NOSCRIPT on the next call
+        second = StoredEvent("u", "item-00002", 2.0, "view", 1.0, "e2")
+        assert store.append([first, second]) == [second]
+        assert [e.event_id for e in store.recent("u", 10)] == ["e1", "e2"]
+    finally:
+        store.close()
