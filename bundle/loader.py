@@ -128,8 +128,11 @@ class Bundle:
         return {name: k for k, name in enumerate(self.manifest.event_types)}
 
     def event_type_codes(self, names: Sequence[str]) -> np.ndarray:
-        """(n,) int64 codes of event type names in the manifest's vocabulary (0 if unknown)."""
-        lookup = map(self._event_codes.get, names, repeat(0))
+        """(n,) int64 codes of event type names in the manifest's vocabulary; a type the
+        model was not trained on (the store takes any of the server's vocabulary) is
+        encoded as the model's default type."""
+        default = self._event_codes.get(self.default_event_type, 0)
+        lookup = map(self._event_codes.get, names, repeat(default))
         return np.fromiter(lookup, dtype=np.int64, count=len(names))
 
     def user_context(self, user_ids: Sequence[str]) -> UserContext | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -17,7 +18,12 @@ def add_export_parser(sub: Any) -> None:
     parser.add_argument("--checkpoint", required=True, help="folder written by `recserve train`")
     parser.add_argument("--out", required=True, help="new bundle folder, e.g. bundles/led/1")
     parser.add_argument("--target-recall", type=float, default=0.95, help="min HNSW recall@10")
-    parser.add_argument("--threads", type=int, default=2, help="index build threads")
+    parser.add_argument(
+        "--index-threads",
+        type=int,
+        default=None,
+        help="HNSW build threads (default: recserve --threads, RECSERVE_THREADS)",
+    )
     parser.set_defaults(func=run_export)
 
 
@@ -31,7 +37,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     checkpoint = load_checkpoint(args.checkpoint)
-    config = ExportConfig(target_recall=args.target_recall, threads=args.threads)
+    threads = args.index_threads or int(os.environ.get("RECSERVE_THREADS", 0) or 0) or 2
+    config = ExportConfig(target_recall=args.target_recall, threads=threads)
     out = write_bundle(checkpoint, args.out, config)
     m = Manifest.from_json((out / MANIFEST).read_text())
     print(

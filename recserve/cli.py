@@ -20,7 +20,7 @@ import argparse
 import sys
 from typing import Any
 
-from recserve import __version__
+from recserve import __version__, threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         "them as bundles (ONNX + HNSW), serve top-k over gRPC and HTTP.",
     )
     parser.add_argument("--version", action="version", version=f"recserve {__version__}")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for BLAS, OpenMP, torch and index builds (env RECSERVE_THREADS; "
+        "default: the cores this process may use)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate_parser(sub)
     add_evaluate_parser(sub)
@@ -122,6 +129,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     args = parser.parse_args(argv)
     refused = (DataFormatError, ValueError, FileNotFoundError, ExportError, BundleError, StoreError)
     try:
+        threads.apply(getattr(args, "threads", None))
         return int(args.func(args))
     except refused as error:
         print(f"recserve {args.command}: error: {error}", file=sys.stderr)

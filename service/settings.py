@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     rate_limit_burst: float = Field(
         0.0, ge=0, description="bucket size of the rate limit; 0: one second's worth"
     )
+    event_types: tuple[str, ...] = Field(
+        ("view", "click", "add_to_cart", "purchase", "rating"),
+        description="event types accepted besides the serving bundle's own (env: a JSON "
+        "list); the store keeps them whatever the model, which encodes a type it was not "
+        "trained on as its default type",
+    )
     max_future_seconds: float = Field(300.0, ge=0, description="how far ahead a timestamp may be")
 
     overfetch: int = Field(4, ge=1, le=100, description="HNSW candidates = k * overfetch")

@@ -178,7 +178,11 @@ class RecommendationService:
         types = bundle.manifest.event_types if bundle else ()
         default = bundle.default_event_type if bundle else "view"
         accepted, errors = validate_events(
-            events, self.settings, types or (default,), default, time.time()
+            events,
+            self.settings,
+            (*types, default, *self.settings.event_types),
+            default,
+            time.time(),
         )
         stored = self.store.append(accepted) if accepted else []  # durable before we answer
         if stored:

@@ -118,3 +118,12 @@ def test_name_folder_resolves_to_the_newest_complete_version(tmp_path, led_bundl
     assert resolve_bundle(tmp_path / "led").name == "10"
     with pytest.raises(BundleError, match="no bundle here"):
         resolve_bundle(tmp_path / "led" / "11")
+
+
+def test_an_event_type_outside_the_models_vocabulary_is_encoded_as_its_default(led_bundle):
+    bundle = Bundle.load(led_bundle)
+    default = bundle.default_event_type
+    other = [t for t in bundle.manifest.event_types if t != default]
+    codes = bundle.event_type_codes(["add_to_cart", default, *other])
+    assert codes[0] == codes[1] == bundle.manifest.event_types.index(default)
+    assert codes[2:].tolist() == [bundle.manifest.event_types.index(t) for t in other]

@@ -267,3 +267,19 @@ def test_ids_outside_the_catalogue_are_never_published_on_trending(stub, http, s
     assert [e["item_id"] for e in history] == [evil]  # kept: a later bundle may know it
     recommended = stub.Recommend(pb.RecommendRequest(user_id="fan", k=20)).items
     assert evil not in {i.item_id for i in recommended}
+
+
+def test_an_event_type_the_model_was_not_trained_on_is_kept_and_served(server, stub, http):
+    trained = server.bundles.current.manifest.event_types
+    assert "add_to_cart" not in trained  # the vocabulary setting adds it, not the model
+    events = [pb.Event(user_id="gil", item_id=f"item-{k:05d}", event_type="add_to_cart")
+              for k in range(1, 6)]  # fmt: skip
+    assert stub.RecordEvents(pb.RecordEventsRequest(events=events)).accepted == 5
+    kept = http.get("/v1/users/gil/history").json()["events"]
+    assert {e["event_type"] for e in kept} == {"add_to_cart"}
+    as_default = [pb.Event(user_id="hal", item_id=f"item-{k:05d}") for k in range(1, 6)]
+    stub.RecordEvents(pb.RecordEventsRequest(events=as_default))
+    gil = stub.Recommend(pb.RecommendRequest(user_id="gil", k=10))
+    hal = stub.Recommend(pb.RecommendRequest(user_id="hal", k=10))
+    assert gil.personalized  # encoded as the model's default type: the same answer
+    assert [i.item_id for i in gil.items] == [i.item_id for i in hal.items]
