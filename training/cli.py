@@ -45,6 +45,24 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--sep", default=",", help="csv field separator (default ',')")
     group.add_argument(
+        "--timestamp-unit",
+        choices=("s", "ms"),
+        default="s",
+        help="unit of numeric timestamps (ISO-8601 text is always read)",
+    )
+    group.add_argument(
+        "--items",
+        default=None,
+        help="item metadata (csv or parquet) for any --format: a 'categories' column (list "
+        "or text split at | , ;) and any other columns become item features",
+    )
+    group.add_argument("--users", default=None, help="user metadata (csv or parquet)")
+    group.add_argument("--item-key", default="item_id", help="id column of --items")
+    group.add_argument("--user-key", default="user_id", help="id column of --users")
+    group.add_argument(
+        "--categories", default=None, help="category column of --items (default: a known name)"
+    )
+    group.add_argument(
         "--min-value",
         type=float,
         default=None,
@@ -137,11 +155,18 @@ def add_evaluate_parser(sub: Any) -> None:
 
 
 def source_of(args: argparse.Namespace) -> DataSource:
-    from training.data.readers import ColumnMap
+    from training.data.readers import ColumnMap, FeatureFiles
     from training.jobs.source import DataSource
 
+    features = FeatureFiles(args.items, args.users, args.item_key, args.user_key, args.categories)
     return DataSource(
-        args.data, args.format, ColumnMap.parse(args.columns), args.sep, args.min_value
+        args.data,
+        args.format,
+        ColumnMap.parse(args.columns),
+        args.sep,
+        args.min_value,
+        args.timestamp_unit,
+        features,
     )
 
 

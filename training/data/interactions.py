@@ -9,6 +9,7 @@ history type models consume and the server serves.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,20 @@ class Interactions:
         indptr = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.user, minlength=self.n_users), out=indptr[1:])
         return Sequences(indptr, self.item, self.timestamp, self.event_type, self.value)
+
+    def with_features(
+        self, items: pd.DataFrame | None = None, users: pd.DataFrame | None = None
+    ) -> Interactions:
+        """These tables (keyed by external id) in place of the log's own (None: keep)."""
+        return dataclasses.replace(
+            self,
+            item_features=self.item_features
+            if items is None
+            else _align_features(items, self.items),
+            user_features=self.user_features
+            if users is None
+            else _align_features(users, self.users),
+        )
 
     def select(self, mask: np.ndarray) -> Interactions:
         """The events where ``mask`` is true; id maps and features are kept whole."""

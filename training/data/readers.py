@@ -11,9 +11,14 @@ Formats (``--format``):
 - ``csv`` / ``parquet``: one event per row with a column mapping
   (``user=...,item=...,timestamp=...[,event_type=...][,value=...]``).
 
-Timestamps must be numbers (unix seconds); parquet datetime columns are
-converted. Every problem is raised as ``DataFormatError`` naming file, line
-and column: never a bare pandas traceback.
+Timestamps: unix seconds (or milliseconds, ``timestamp_unit="ms"``), ISO-8601
+text (``2024-05-01T12:00:00Z``; no zone means UTC) or parquet datetimes.
+
+Item and user metadata files (``FeatureFiles``: CSV or Parquet, keyed by an id
+column) attach to a log of any format, replacing the format's own tables: a
+``categories`` column (a list, or text split at ``|``, ``,`` or ``;``) becomes
+the items' categories, every other column a feature. Every problem is raised as
+``DataFormatError`` naming file, line and column: never a bare pandas traceback.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from training.data.interactions import Interactions
 
 FORMATS = ("movielens", "recbole", "csv", "parquet")
 CATEGORY_COLUMNS = ("categories", "category", "class", "genres", "genre")
+UNITS = {"s": 1.0, "ms": 1e-3}  # seconds per unit of a numeric timestamp
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,49 @@ class ColumnMap:
         return cls(**mapping)
 
 
+@dataclass(frozen=True)
+class FeatureFiles:
+    """Item and user metadata files beside an event log (CSV or Parquet, by suffix)."""
+
+    items: str | None = None
+    users: str | None = None
+    item_key: str = "item_id"  # the id column of the items file
+    user_key: str = "user_id"
+    categories: str | None = None  # the items file's category column (default: a known name)
+
+    def attach(self, data: Interactions, sep: str = ",") -> Interactions:
+        """``data`` with these files' tables in place of its own."""
+        items = users = None
+        if self.items:
+            items = _feature_file(Path(self.items), self.item_key, sep)
+            column = self.categories or next((c for c in CATEGORY_COLUMNS if c in items), None)
+            if self.categories and self.categories not in items.columns:
+                raise DataFormatError(self.items, f"missing column '{self.categories}'", line=1)
+            if column is not None:
+                items = items.assign(categories=items[column].map(_categories_of))
+        if self.users:
+            users = _feature_file(Path(self.users), self.user_key, sep)
+        return data.with_features(items, users)
+
+
 def load_interactions(
-    path: str | Path, fmt: str, columns: ColumnMap | None = None, sep: str = ","
+    path: str | Path,
+    fmt: str,
+    columns: ColumnMap | None = None,
+    sep: str = ",",
+    timestamp_unit: str = "s",
 ) -> Interactions:
-    """Read ``path`` in format ``fmt`` into ``Interactions``."""
+    """Read ``path`` in format ``fmt`` into ``Interactions`` (``timestamp_unit``: ``s``
+    or ``ms``, of numeric timestamps in csv/parquet)."""
+    if timestamp_unit not in UNITS:
+        raise ValueError(f"timestamp unit: {timestamp_unit!r}; known: {', '.join(UNITS)}")
+    unit = UNITS[timestamp_unit]
+    cols = columns or ColumnMap()
     readers: dict[str, Callable[[Path], Interactions]] = {
         "movielens": _read_movielens,
         "recbole": _read_recbole,
-        "csv": lambda p: _from_frame(_read_text_table(p, sep), p, columns or ColumnMap(), 2),
-        "parquet": lambda p: _from_frame(_read_parquet(p), p, columns or ColumnMap(), 1),
+        "csv": lambda p: _from_frame(_read_text_table(p, sep), p, cols, 2, unit=unit),
+        "parquet": lambda p: _from_frame(_read_parquet(p), p, cols, 1, unit=unit),
     }
     if fmt not in readers:
         raise DataFormatError(path, f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
@@ -91,6 +131,7 @@ def _from_frame(
     first_line: int,
     item_features: pd.DataFrame | None = None,
     user_features: pd.DataFrame | None = None,
+    unit: float = 1.0,
 ) -> Interactions:
     """Validate the mapped columns of ``frame`` and build ``Interactions``.
 
@@ -109,7 +150,7 @@ def _from_frame(
             )
     for name in (columns.user, columns.item):
         _require_present(frame[name], path, name, first_line)
-    timestamps = _numeric(frame[columns.timestamp], path, columns.timestamp, first_line)
+    timestamps = _timestamps(frame[columns.timestamp], path, columns.timestamp, first_line, unit)
     values = None
     if columns.value:
         values = _numeric(frame[columns.value], path, columns.value, first_line)
@@ -136,15 +177,35 @@ def _require_present(column: pd.Series, path: Path, name: str, first_line: int) 
         raise DataFormatError(path, "missing value", line=row + first_line, column=name)
 
 
-def _numeric(column: pd.Series, path: Path, name: str, first_line: int) -> np.ndarray:
-    """Column as float64; the first non-numeric cell is reported by line."""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        stamps = pd.to_datetime(column, utc=True)
+def _timestamps(
+    column: pd.Series, path: Path, name: str, first_line: int, unit: float
+) -> np.ndarray:
+    """Unix seconds of a timestamp column: numbers (times ``unit``), ISO-8601 text or
+    datetimes, whichever the first row is; the first cell that is not is reported by
+    line."""
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        if pd.notna(pd.to_numeric(column.iloc[:1], errors="coerce")).all():  # as the first row
+            return _numeric(column, path, name, first_line) * unit
+        stamps = pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
         if stamps.isna().any():
             row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-            raise DataFormatError(path, "missing timestamp", line=row + first_line, column=name)
-        seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-        return seconds.to_numpy(dtype=np.float64)
+            raise DataFormatError(
+                path,
+                f"value {column.iloc[row]!r} is neither a number nor an ISO-8601 time",
+                line=row + first_line,
+                column=name,
+            )
+        column = stamps
+    stamps = pd.to_datetime(column, utc=True)
+    if stamps.isna().any():
+        row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+        raise DataFormatError(path, "missing timestamp", line=row + first_line, column=name)
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype=np.float64)
+
+
+def _numeric(column: pd.Series, path: Path, name: str, first_line: int) -> np.ndarray:
+    """Column as float64; the first non-numeric cell is reported by line."""
     numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(numbers)
     if bad.any():
@@ -198,6 +259,30 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as error:  # pyarrow raises many types for a damaged file
         raise DataFormatError(path, f"not a readable parquet file ({error})") from None
+
+
+def _feature_file(path: Path, key: str, sep: str) -> pd.DataFrame:
+    """A metadata file keyed by its ``key`` column (parquet by suffix, else delimited)."""
+    if not path.exists():
+        raise DataFormatError(path, "no such file")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    frame = _read_parquet(path) if parquet else _read_text_table(path, sep)
+    if key not in frame.columns:
+        found = ", ".join(map(str, frame.columns))
+        raise DataFormatError(path, f"missing id column '{key}' (found: {found})", line=1)
+    _require_present(frame[key], path, key, 1 if parquet else 2)
+    return frame.set_index(frame[key].astype(str)).drop(columns=[key])
+
+
+def _categories_of(value: object) -> str:
+    """A cell of a category column as the canonical '|'-joined string."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        parts = [str(v).strip() for v in value]
+    elif value is None or (isinstance(value, float) and np.isnan(value)):
+        parts = []
+    else:
+        parts = [p.strip() for p in re.split(r"[|,;]", str(value))]
+    return _join_categories(parts)
 
 
 # --- RecBole atomic files ------------------------------------------------------------------

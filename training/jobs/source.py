@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from training.data.interactions import Interactions
-from training.data.readers import ColumnMap, load_interactions
+from training.data.readers import ColumnMap, FeatureFiles, load_interactions
 from training.data.splits import Split, split
 
 
@@ -21,9 +21,15 @@ class DataSource:
     columns: ColumnMap = field(default_factory=ColumnMap)
     sep: str = ","
     min_value: float | None = None  # keep events with value >= this (e.g. rating 4)
+    timestamp_unit: str = "s"  # of numeric timestamps: s | ms
+    features: FeatureFiles = field(default_factory=FeatureFiles)  # item/user metadata files
 
     def load(self) -> Interactions:
-        data = load_interactions(self.path, self.format, self.columns, self.sep)
+        data = load_interactions(
+            self.path, self.format, self.columns, self.sep, self.timestamp_unit
+        )
+        if self.features.items or self.features.users:
+            data = self.features.attach(data, self.sep)
         if self.min_value is not None:
             data = data.select(data.value >= self.min_value)
         return data

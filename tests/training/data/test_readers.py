@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from training.data.errors import DataFormatError
-from training.data.readers import ColumnMap, load_interactions
+from training.data.readers import ColumnMap, FeatureFiles, load_interactions
 from training.data.synthetic import write_recbole
 
 
@@ -144,5 +144,55 @@ def test_cli_reports_bad_file_in_one_line_without_traceback(tmp_path):
         text=True,
     )
     assert proc.returncode == 2
-    assert f"{path}:2: column 'timestamp': value 'noon' is not a number" in proc.stderr
+    assert (
+        f"{path}:2: column 'timestamp': value 'noon' is neither a number nor an ISO-8601 time"
+        in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
+
+
+def test_iso_8601_and_millisecond_timestamps_read_as_unix_seconds(tmp_path):
+    iso = tmp_path / "iso.csv"
+    iso.write_text("user_id,item_id,timestamp\na,x,2024-05-01T12:00:00Z\na,y,2024-05-01 12:00:01\n"
+                   "b,x,2024-05-01T14:00:00+02:00\n")  # fmt: skip
+    ms = tmp_path / "ms.csv"
+    ms.write_text("user_id,item_id,timestamp\na,x,1714564800000\na,y,1714564801000\n"
+                  "b,x,1714564800000\n")  # fmt: skip
+    expected = [1714564800.0, 1714564801.0, 1714564800.0]
+    assert load_interactions(iso, "csv").timestamp.tolist() == expected
+    assert load_interactions(ms, "csv", timestamp_unit="ms").timestamp.tolist() == expected
+
+
+def test_item_and_user_files_attach_to_any_format(tmp_path):
+    log = tmp_path / "events.csv"
+    log.write_text("user_id,item_id,timestamp\nu1,sku-1,1\nu1,sku-2,2\nu2,sku-3,3\n")
+    items = tmp_path / "items.parquet"
+    pd.DataFrame({
+        "sku": ["sku-1", "sku-2", "sku-3", "sku-9"],
+        "genres": [["Comedy", "Drama"], ["Comedy"], [], ["Horror"]],
+        "price": [9.5, 3.0, 1.0, 2.0],
+    }).to_parquet(items)  # fmt: skip
+    users = tmp_path / "users.csv"
+    users.write_text("uid,country\nu1,FR\nu2,DE\n")
+    files = FeatureFiles(str(items), str(users), item_key="sku", user_key="uid",
+                         categories="genres")  # fmt: skip
+    data = files.attach(load_interactions(log, "csv"))
+    by_item = dict(zip(data.items.ids, data.item_features["categories"], strict=True))
+    assert by_item == {"sku-1": "Comedy|Drama", "sku-2": "Comedy", "sku-3": ""}
+    assert data.item_features["price"].tolist() == [9.5, 3.0, 1.0]
+    assert dict(zip(data.users.ids, data.user_features["country"], strict=True)) == {
+        "u1": "FR", "u2": "DE",
+    }  # fmt: skip
+    text = tmp_path / "items.csv"
+    text.write_text("item_id,category\nsku-1,Comedy; Drama\nsku-2,Comedy\n")
+    data = FeatureFiles(str(text)).attach(load_interactions(log, "csv"))
+    assert data.item_features["categories"].tolist()[:2] == ["Comedy|Drama", "Comedy"]
+
+
+def test_a_metadata_file_without_its_id_column_is_refused_naming_it(tmp_path):
+    log = tmp_path / "events.csv"
+    log.write_text("user_id,item_id,timestamp\nu1,sku-1,1\n")
+    items = tmp_path / "items.csv"
+    items.write_text("sku,genres\nsku-1,Comedy\n")
+    with pytest.raises(DataFormatError, match="missing id column 'item_id'"):
+        FeatureFiles(str(items)).attach(load_interactions(log, "csv"))
