@@ -114,7 +114,8 @@ proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.
 	$(PY) protos/generate.py
 
 clean: ## remove the venv, caches and generated data
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data reports runs bundles
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .schemathesis schemathesis-report \
+		data reports runs bundles var build dist *.egg-info
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \

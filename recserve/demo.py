@@ -127,7 +127,11 @@ def run_demo(root: Path, seed: int, grpc_port: int, http_port: int, store: str |
     from service.settings import Settings
 
     started = time.perf_counter()
-    bundle_dir = prepare(root, seed)
+    try:
+        bundle_dir = prepare(root, seed)
+    except KeyboardInterrupt:  # Ctrl-C is how the demo is meant to end, at any point
+        print("\nstopped", flush=True)
+        return 0
     settings = Settings(
         bundle=str(bundle_dir),
         store=store or f"file://{root / 'var' / 'demo'}",
@@ -146,7 +150,10 @@ def run_demo(root: Path, seed: int, grpc_port: int, http_port: int, store: str |
         f"users ({summary.already:,} there already), so they start personalised",
         flush=True,
     )
-    server = create_server(settings).start()
+    try:
+        server = create_server(settings).start()
+    except OSError as error:  # a port in use: say which, no traceback
+        raise ValueError(str(error)) from None
     ready = time.perf_counter() - started
     print(
         f"\nrecserve is serving {server.bundles.version} (ready in {ready:.0f} s): "
