@@ -22,7 +22,7 @@ def add_export_parser(sub: Any) -> None:
         "--index-threads",
         type=int,
         default=None,
-        help="HNSW build threads (default: recserve --threads, RECSERVE_THREADS)",
+        help="HNSW build threads (default: recserve --threads or RECSERVE_THREADS, else 2)",
     )
     parser.set_defaults(func=run_export)
 

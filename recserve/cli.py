@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="threads for BLAS, OpenMP, torch and index builds (env RECSERVE_THREADS; "
-        "default: the cores this process may use)",
+        "default: the libraries' own, the cores or your OMP_NUM_THREADS etc.)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate_parser(sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,13 +33,15 @@ def test_the_flag_reaches_blas_openmp_and_torch_loaded_after_it(tmp_path):
     assert found["torch"] == threads
 
 
-def test_the_flag_limits_libraries_loaded_before_it(tmp_path):
+def test_the_flag_limits_libraries_loaded_before_it(tmp_path, monkeypatch):
     import numpy  # noqa: F401  (its BLAS is loaded now)
     from threadpoolctl import threadpool_info
 
     from recserve import threads
 
-    before = threads.current()
+    for variable in ("RECSERVE_THREADS", *threads.VARIABLES):
+        monkeypatch.delenv(variable, raising=False)  # restored as they were afterwards
+    before = threads.available()
     try:
         assert main(["--threads", "1", "generate", "--out", str(tmp_path), "--users", "30",
                      "--items", "20"]) == 0  # fmt: skip
@@ -52,3 +55,17 @@ def test_zero_threads_is_refused_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == (
         "recserve generate: error: --threads: must be at least 1, got 0"
     )
+
+
+def test_without_the_flag_the_users_own_library_variables_are_kept(tmp_path):
+    probe = PROBE.replace('main(["--threads", sys.argv[1], ', "main([")
+    from recserve.threads import VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RECSERVE_THREADS", *VARIABLES)}
+    env |= {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", probe, "-", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {n for _, n in found["pools"]} == {1} and found["torch"] == 1, found

@@ -84,11 +84,11 @@ class FeatureFiles:
         items = users = None
         if self.items:
             items = _feature_file(Path(self.items), self.item_key, sep)
-            column = self.categories or next((c for c in CATEGORY_COLUMNS if c in items), None)
             if self.categories and self.categories not in items.columns:
                 raise DataFormatError(self.items, f"missing column '{self.categories}'", line=1)
-            if column is not None:
-                items = items.assign(categories=items[column].map(_categories_of))
+            column = self.categories or next((c for c in CATEGORY_COLUMNS if c in items), None)
+            if column is not None:  # canonical even when it is called 'categories' already
+                items = _with_categories(items, column, r"[|,;]")
         if self.users:
             users = _feature_file(Path(self.users), self.user_key, sep)
         return data.with_features(items, users)
@@ -267,22 +267,16 @@ def _feature_file(path: Path, key: str, sep: str) -> pd.DataFrame:
         raise DataFormatError(path, "no such file")
     parquet = path.suffix.lower() in (".parquet", ".pq")
     frame = _read_parquet(path) if parquet else _read_text_table(path, sep)
+    return _keyed(frame, path, key, 1 if parquet else 2)
+
+
+def _keyed(frame: pd.DataFrame, path: Path, key: str, first_line: int) -> pd.DataFrame:
+    """A feature table indexed by its (present, string) ``key`` column."""
     if key not in frame.columns:
         found = ", ".join(map(str, frame.columns))
         raise DataFormatError(path, f"missing id column '{key}' (found: {found})", line=1)
-    _require_present(frame[key], path, key, 1 if parquet else 2)
+    _require_present(frame[key], path, key, first_line)
     return frame.set_index(frame[key].astype(str)).drop(columns=[key])
-
-
-def _categories_of(value: object) -> str:
-    """A cell of a category column as the canonical '|'-joined string."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        parts = [str(v).strip() for v in value]
-    elif value is None or (isinstance(value, float) and np.isnan(value)):
-        parts = []
-    else:
-        parts = [p.strip() for p in re.split(r"[|,;]", str(value))]
-    return _join_categories(parts)
 
 
 # --- RecBole atomic files ------------------------------------------------------------------
@@ -316,28 +310,34 @@ def _read_atomic(path: Path) -> pd.DataFrame:
 def _atomic_features(path: Path, key: str) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    frame = _read_atomic(path)
-    if key not in frame.columns:
-        raise DataFormatError(path, f"missing column '{key}'", line=1)
-    _require_present(frame[key], path, key, 2)
-    return frame.set_index(key)
+    return _keyed(_read_atomic(path), path, key, 2)
 
 
-def _with_categories(features: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Add a canonical ``categories`` column ('|'-joined) from a genre/class column."""
-    if features is None or "categories" in features.columns:
-        return features
-    for name in CATEGORY_COLUMNS:
-        if name in features.columns:
-            features = features.copy()
-            features["categories"] = (
-                features[name].fillna("").astype(str).str.split(r"[ |,]+").map(_join_categories)
-            )
+def _with_categories(
+    features: pd.DataFrame | None, column: str | None = None, split: str = r"[ |,]+"
+) -> pd.DataFrame | None:
+    """Add the canonical ``categories`` column ('|'-joined) from ``column`` (default: a
+    genre/class column, unless the table has ``categories`` already); a cell is a list
+    or text split at ``split`` (RecBole and MovieLens tokens: spaces, '|' and ',')."""
+    if features is None:
+        return None
+    if column is None:
+        if "categories" in features.columns:
             return features
-    return features
+        column = next((c for c in CATEGORY_COLUMNS if c in features.columns), None)
+        if column is None:
+            return features
+    return features.assign(categories=features[column].map(lambda v: _categories_of(v, split)))
 
 
-def _join_categories(parts: list[str]) -> str:
+def _categories_of(value: object, split: str) -> str:
+    """A cell of a category column as the canonical '|'-joined string."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        parts = [str(v).strip() for v in value]
+    elif value is None or (isinstance(value, float) and np.isnan(value)):
+        parts = []
+    else:
+        parts = [p.strip() for p in re.split(split, str(value))]
     return "|".join(p for p in parts if p)
 
 
