@@ -18,11 +18,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY clients/python clients/python
 COPY recserve recserve
+COPY bundle bundle
 COPY service service
 COPY export export
 COPY training training
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./clients/python .
 
 FROM python:${PYTHON_VERSION}-slim AS serve
 RUN useradd --create-home --uid 10001 recserve

@@ -11,10 +11,10 @@ ML100K ?= ../shared/data/ml-100k
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[train,dev]'
+	$(PY) -m pip install --quiet -e clients/python -e '.[train,dev]'
 	touch $@
 
 install: $(VENV)/.installed ## create .venv with torch (CPU) and every extra
@@ -25,23 +25,29 @@ redis: ## make sure a Redis answers on 127.0.0.1:6379 (tests use it)
 lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy bundle service export training
+	$(VENV)/bin/mypy bundle service export training clients/python/recserve_client
 
 test: install redis lint serving-image-check ## the whole suite (what CI runs)
 	$(VENV)/bin/pytest -q
 
 serving-image-check: install ## the Dockerfile's install steps without Docker: wheels -> clean venv, no torch
 	$(VENV)/bin/hadolint Dockerfile
-	rm -rf build/serve-wheels build/serve-venv
-	$(PY) -m pip wheel --quiet --no-cache-dir --wheel-dir build/serve-wheels .
+	rm -rf build/serve-wheels build/serve-venv build/client-venv
+	$(PY) -m pip wheel --quiet --no-cache-dir --wheel-dir build/serve-wheels ./clients/python .
 	$(PYTHON) -m venv build/serve-venv
 	build/serve-venv/bin/python -m pip install --quiet --no-cache-dir --no-index \
 		--find-links build/serve-wheels recserve
 	build/serve-venv/bin/recserve serve --help > /dev/null
-	build/serve-venv/bin/python -c "import sys, service.app; \
+	build/serve-venv/bin/python -I -c "import sys, service.app; \
 		bad = {'torch', 'training'} & set(sys.modules); sys.exit(f'serving imports {bad}' if bad else 0)"
-	build/serve-venv/bin/python -c "import importlib.util as u, sys; \
+	build/serve-venv/bin/python -I -c "import importlib.util as u, sys; \
 		sys.exit('torch in the serving image' if u.find_spec('torch') else 0)"
+	$(PYTHON) -m venv build/client-venv
+	build/client-venv/bin/python -m pip install --quiet --no-cache-dir --no-index \
+		--find-links build/serve-wheels recserve-client
+	build/client-venv/bin/python -I -c "import importlib.util as u, sys, recserve_client; \
+		bad = [m for m in ('numpy', 'service', 'recserve') if u.find_spec(m)]; \
+		sys.exit(f'the client package pulls {bad}' if bad else 0)"
 
 demo: install ## synthetic data -> LED -> bundle -> server on the embedded store (Ctrl-C stops)
 	$(VENV)/bin/recserve demo
@@ -115,7 +121,7 @@ proto: install ## regenerate the gRPC stubs from protos/recserve/v1/recommender.
 
 clean: ## remove the venv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .schemathesis schemathesis-report \
-		data reports runs bundles var build dist *.egg-info
+		data reports runs bundles var build dist *.egg-info clients/python/build clients/python/*.egg-info
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \

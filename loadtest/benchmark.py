@@ -144,9 +144,8 @@ def end_to_end(
     """For each concurrency level: best-of-``rounds`` runs against the real and the
     null server, interleaved so both see the same machine state."""
     import grpc
-
-    from service.rpc import recommender_pb2 as pb
-    from service.rpc import recommender_pb2_grpc as rpc
+    from recserve_client.rpc import recommender_pb2 as pb
+    from recserve_client.rpc import recommender_pb2_grpc as rpc
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "RECSERVE_MAX_HISTORY": str(HISTORY)}
     if not cache:

@@ -18,9 +18,8 @@ import time
 
 import grpc
 import numpy as np
-
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 
 async def run(

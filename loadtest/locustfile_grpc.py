@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 from locust import User, between, events, task
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 from loadtest import scenario
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
 
 # gRPC's C core does its own I/O: without this a blocking call stalls every
 # simulated user of the process (locust runs its users as gevent greenlets).

@@ -15,8 +15,9 @@ import signal
 import threading
 from typing import Any
 
+from recserve_client.rpc import recommender_pb2 as pb
+
 from service.grpc_server import GrpcServer
-from service.rpc import recommender_pb2 as pb
 
 REPLY = pb.RecommendResponse(
     items=[pb.ScoredItem(item_id=f"item-{k:06d}", score=1.0 / (k + 1)) for k in range(10)],

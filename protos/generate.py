@@ -1,11 +1,12 @@
-"""Generate the Python gRPC stubs of ``recommender.proto`` into ``service/rpc/``.
+"""Generate the Python gRPC stubs of ``recommender.proto`` into the client package.
 
-    python protos/generate.py          # (re)write service/rpc/recommender_pb2*.py(i)
+    python protos/generate.py          # (re)write recserve_client/rpc/recommender_pb2*.py(i)
     python protos/generate.py --check  # exit 1 if the committed stubs are stale
 
 protoc names the modules after the proto path (``recserve/v1/...``), which
 would clash with our ``recserve`` package; the stubs are written flat into
-``service/rpc`` and the one cross-import is rewritten to a relative one.
+``clients/python/recserve_client/rpc`` (the server imports them from the
+client package) and the one cross-import is rewritten to a relative one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTO = Path("recserve/v1/recommender.proto")
-OUT = ROOT / "service" / "rpc"
+OUT = ROOT / "clients" / "python" / "recserve_client" / "rpc"
 FILES = ("recommender_pb2.py", "recommender_pb2.pyi", "recommender_pb2_grpc.py")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -62,50 +63,44 @@ def prepare(root: Path, seed: int) -> Path:
 
 
 def tour(grpc_port: int, http_port: int, bundle: Any) -> None:
-    """Show personalised answers and a trending burst, over both front doors."""
-    import grpc
+    """Show personalised answers and a trending burst, over both front doors
+    (gRPC through the recserve-client package, REST with plain HTTP)."""
     import httpx
     import numpy as np
-
-    from service.rpc import recommender_pb2 as pb
-    from service.rpc import recommender_pb2_grpc as rpc
+    from recserve_client import Client, Event
 
     items = bundle.items
     category = items.categories[0]
     in_category = [items.ids[r] for r in np.flatnonzero(items.category_matrix[:, 0])]
-    stub = rpc.RecommenderStub(grpc.insecure_channel(f"127.0.0.1:{grpc_port}"))
-    known = stub.Recommend(pb.RecommendRequest(user_id="user-00001", k=3))
+    client = Client(f"127.0.0.1:{grpc_port}", timeout=10)
+    known = client.recommend("user-00001", k=3)
     print(
         f"\n--- user-00001 of the imported log, first request: "
-        f"personalized={known.personalized} ({', '.join(i.item_id for i in known.items)})"
+        f"personalized={known.personalized} ({', '.join(known.item_ids)})"
     )
     user = "demo-user"
     history = in_category[:6]
-    stub.RecordEvents(
-        pb.RecordEventsRequest(
-            events=[pb.Event(user_id=user, item_id=i, event_type="view") for i in history]
-        )
-    )
+    client.record_events([Event(user, item, event_type="view") for item in history])
     print(f"\n--- {user} viewed 6 items of {category} (gRPC RecordEvents)")
-    reply = stub.Recommend(pb.RecommendRequest(user_id=user, k=5))
+    reply = client.recommend(user, k=5)
     print(f"--- gRPC Recommend -> personalized={reply.personalized}, model {reply.model_version}")
     for item in reply.items:
         print(f"    {item.item_id}  score {item.score:7.3f}  {','.join(item.categories)}")
     url = f"http://127.0.0.1:{http_port}/v1/recommendations/{user}?k=5"
     print(f"--- REST: curl -s '{url}'")
     print("    " + json.dumps(httpx.get(url).json())[:300] + " ...")
-    before = [i.item_id for i in stub.Recommend(pb.RecommendRequest(user_id=user, k=50)).items]
+    before = client.recommend(user, k=50).item_ids
     target = before[14]  # a good fit for the user, outside their top 10
-    burst = [pb.Event(user_id=f"crowd-{k}", item_id=target, event_type="click") for k in range(500)]
-    stub.RecordEvents(pb.RecordEventsRequest(events=burst))
+    client.record_events([Event(f"crowd-{k}", target, event_type="click") for k in range(500)])
     print(f"--- a burst of 500 clicks by other users on {target} (#15 for {user} before)")
     time.sleep(0.5)  # > the trend snapshot refresh interval
-    after = [i.item_id for i in stub.Recommend(pb.RecommendRequest(user_id=user, k=50)).items]
-    trending = stub.GetTrending(pb.GetTrendingRequest(k=3))
+    after = client.recommend(user, k=50).item_ids
+    trending = client.trending(k=3)
+    client.close()
     rank = after.index(target) + 1 if target in after else "> 50"
     print(
         f"--- {target} is now #{rank} for {user} (trend bias beta * log(1 + decayed count)); "
-        f"trending #1: {trending.items[0].item_id}"
+        f"trending #1: {trending[0].item_id}"
     )
     print(
         "\nTry it yourself (server reflection is on):\n"
@@ -113,11 +108,11 @@ def tour(grpc_port: int, http_port: int, bundle: Any) -> None:
         f"127.0.0.1:{grpc_port} recserve.v1.Recommender/Recommend\n"
         f"  curl -s 'http://127.0.0.1:{http_port}/v1/trending?k=5'\n"
         f"  open http://127.0.0.1:{http_port}/docs   (OpenAPI)   and /metrics (Prometheus)\n"
-        "  python - <<'EOF'\n"
-        "  import grpc\n"
-        "  from service.rpc import recommender_pb2 as pb, recommender_pb2_grpc as rpc\n"
-        f"  stub = rpc.RecommenderStub(grpc.insecure_channel('127.0.0.1:{grpc_port}'))\n"
-        f"  print(stub.Recommend(pb.RecommendRequest(user_id='{user}', k=3)))\n"
+        f"  {sys.executable} - <<'EOF'\n"
+        "  from recserve_client import Client, Event\n"
+        f"  with Client('127.0.0.1:{grpc_port}') as client:\n"
+        f"      client.record_events([Event('{user}', '{history[0]}', event_type='click')])\n"
+        f"      print(client.recommend('{user}', k=3))\n"
         "  EOF\n"
     )
 

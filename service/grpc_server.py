@@ -16,9 +16,9 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from recserve_client.rpc import recommender_pb2
 
 from service.api.grpc_servicer import MALFORMED, RecommenderServicer
-from service.rpc import recommender_pb2
 from service.tls import TlsFiles
 
 SERVICE_NAME = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"].full_name

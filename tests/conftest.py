@@ -8,8 +8,8 @@ import grpc
 import httpx
 import pytest
 import redis
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
-from service.rpc import recommender_pb2_grpc as rpc
 from training.data.synthetic import SyntheticConfig, SyntheticData, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,12 +167,14 @@ def wait_for_redis(port: int, tries: int = 200) -> None:
 class Replica:
     """``python -m service`` in a subprocess: a real, separate server process."""
 
-    def __init__(self, bundle, store: str, **env: str) -> None:
+    def __init__(
+        self, bundle, store: str, grpc_port: int = 0, http_port: int = 0, **env: str
+    ) -> None:
         import os
         import subprocess
         import sys
 
-        self.grpc_port, self.http_port = free_port(), free_port()
+        self.grpc_port, self.http_port = grpc_port or free_port(), http_port or free_port()
         args = [
             sys.executable, "-m", "service", "--bundle", str(bundle), "--store", store,
             "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
@@ -215,8 +217,8 @@ class Replica:
 def replicas():
     started: list[Replica] = []
 
-    def spawn(bundle, store: str, **env: str) -> Replica:
-        replica = Replica(bundle, store, **env)
+    def spawn(bundle, store: str, **kwargs) -> Replica:
+        replica = Replica(bundle, store, **kwargs)
         started.append(replica)
         return replica
 

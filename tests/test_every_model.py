@@ -12,11 +12,11 @@ import time
 import grpc
 import numpy as np
 import pytest
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 from bundle.history import Sequences
 from export.writer import write_bundle
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
 from tests.conftest import train_checkpoint
 from tests.service.conftest import running
 from training.checkpoint import load_checkpoint

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 from bundle.loader import Bundle
 from service.api.grpc_wire import ReplyWriter
@@ -30,8 +32,6 @@ from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, RecommendRequest, ScoredItem
 from service.metrics import Metrics
 from service.ratelimit import RateLimited, RateLimiter
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
 from service.store.base import StoredEvent
 from service.store.errors import StoreUnavailable
 

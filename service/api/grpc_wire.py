@@ -18,10 +18,11 @@ import struct
 import threading
 from collections import OrderedDict
 
+from recserve_client.rpc import recommender_pb2 as pb
+
 from bundle.items import ItemTable
 from bundle.loader import Bundle
 from service.core.types import Recommendations
-from service.rpc import recommender_pb2 as pb
 
 ITEMS_TAG = b"\x0a"  # field 1 (items), length-delimited
 SCORE_TAG = b"\x15"  # field 2 (score), fixed32

@@ -4,8 +4,8 @@ import signal
 import time
 
 import pytest
+from recserve_client.rpc import recommender_pb2 as pb
 
-from service.rpc import recommender_pb2 as pb
 from service.store.redis import connect
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 from service.app import Server, create_server
-from service.rpc import recommender_pb2_grpc as rpc
 from service.settings import Settings
 
 

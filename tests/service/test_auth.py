@@ -11,10 +11,10 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import ValidationError
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 from service.auth import Tokens, TokensFileError, new_token, parse
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
 from service.settings import Settings
 
 OPEN = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect",

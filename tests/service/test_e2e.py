@@ -6,9 +6,9 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from recserve_client.rpc import recommender_pb2 as pb
 
 from bundle.history import Sequences
-from service.rpc import recommender_pb2 as pb
 
 
 def _record(stub, user, items, **fields):
@@ -114,7 +114,7 @@ def test_a_trending_burst_lifts_a_fitting_item_within_a_second(start_server):
 
 
 def pb_stub(channel):
-    from service.rpc import recommender_pb2_grpc
+    from recserve_client.rpc import recommender_pb2_grpc
 
     return recommender_pb2_grpc.RecommenderStub(channel)
 

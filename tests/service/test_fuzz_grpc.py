@@ -7,9 +7,9 @@ import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
 from tests.service.conftest import running
 
 ALLOWED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}

@@ -9,9 +9,8 @@ import grpc
 import httpx
 import numpy as np
 import pytest
-
-from service.rpc import recommender_pb2 as pb
-from service.rpc import recommender_pb2_grpc as rpc
+from recserve_client.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 
 def _copy_version(source, root, version, break_it=False):

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from recserve_client.rpc import recommender_pb2 as pb
 
-from service.rpc import recommender_pb2 as pb
 from tests.conftest import free_port, serve_until_exit, wait_for_redis
 
 

@@ -2,7 +2,7 @@
 
 import time
 
-from service.rpc import recommender_pb2 as pb
+from recserve_client.rpc import recommender_pb2 as pb
 
 
 def test_two_replicas_share_history_trends_and_answers(replicas, led_bundle, redis_url):

@@ -7,8 +7,8 @@ import time
 
 import grpc
 import httpx
+from recserve_client.rpc import recommender_pb2 as pb
 
-from service.rpc import recommender_pb2 as pb
 from tests.conftest import serve_until_exit
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from recserve_client.rpc import recommender_pb2 as pb
 
 from bundle.items import ItemTable
 from service.api.grpc_wire import ReplyWriter, item_prefixes, varint
 from service.core.types import Recommendations
-from service.rpc import recommender_pb2 as pb
 
 
 def _table(tmp_path, rows: list[tuple[str, str]]) -> ItemTable:

@@ -1,0 +1,109 @@
+"""The blocking client: ``Client("host:port")``, one channel, typed calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from recserve_client import calls
+from recserve_client.connection import Connection
+from recserve_client.errors import RecserveError
+from recserve_client.retry import Attempts, RetryPolicy
+from recserve_client.rpc import recommender_pb2_grpc as rpc
+from recserve_client.types import Event, Recommendations, RecordResult, ScoredItem, SimilarItems
+
+T = TypeVar("T")
+
+
+class Client:
+    """Blocking recserve client (thread-safe; share one per process).
+
+    Every method takes ``timeout`` (seconds, all attempts together; the
+    client's default when None) and raises ``RecserveError`` on failure.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: bool | str | Path = False,
+        token: str | None = None,
+        timeout: float = 1.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.connection = Connection(target, tls, token, timeout, retry or RetryPolicy())
+        credentials = self.connection.credentials()
+        self._channel = (
+            grpc.insecure_channel(target)
+            if credentials is None
+            else grpc.secure_channel(target, credentials)
+        )
+        self._stub = rpc.RecommenderStub(self._channel)
+
+    def recommend(
+        self,
+        user_id: str,
+        k: int = 10,
+        *,
+        exclude_item_ids: Iterable[str] = (),
+        include_categories: Iterable[str] = (),
+        exclude_categories: Iterable[str] = (),
+        now: float | None = None,
+        timeout: float | None = None,
+    ) -> Recommendations:
+        """Top ``k`` items for ``user_id`` from their live history (or the fallback)."""
+        call = calls.recommend(
+            user_id, k, exclude_item_ids, include_categories, exclude_categories, now
+        )
+        return self._run(call, timeout)
+
+    def record_events(
+        self, events: Iterable[Event], *, timeout: float | None = None
+    ) -> RecordResult:
+        """Store events; rejected ones come back in ``errors``, the rest are kept."""
+        return self._run(calls.record_events(events), timeout)
+
+    def user_history(
+        self, user_id: str, limit: int = 0, *, timeout: float | None = None
+    ) -> tuple[Event, ...]:
+        """The user's most recent events (``limit``; 0: all kept), oldest first."""
+        return self._run(calls.user_history(user_id, limit), timeout)
+
+    def similar_items(
+        self, item_id: str, k: int = 10, *, timeout: float | None = None
+    ) -> SimilarItems:
+        return self._run(calls.similar_items(item_id, k), timeout)
+
+    def trending(self, k: int = 10, *, timeout: float | None = None) -> tuple[ScoredItem, ...]:
+        return self._run(calls.trending(k), timeout)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run(self, call: calls.Call[T], timeout: float | None) -> T:
+        attempts = Attempts(
+            self.connection.retry, self.connection.timeout if timeout is None else timeout
+        )
+        method = getattr(self._stub, call.method)
+        while True:
+            try:
+                reply = method(
+                    call.request, timeout=attempts.remaining(), metadata=self.connection.metadata()
+                )
+            except grpc.RpcError as error:
+                delay = attempts.delay_after(error)
+                if delay is None:
+                    raise RecserveError.from_rpc(error, attempts.made) from None
+                time.sleep(delay)
+            else:
+                return call.read(reply)

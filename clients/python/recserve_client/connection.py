@@ -1,0 +1,40 @@
+"""How a client reaches the server: target, TLS, bearer token, default deadline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from recserve_client.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Connection:
+    """``target`` is ``host:port``. ``tls``: False (plaintext), True (system CA
+    roots) or the path of a PEM CA bundle. ``token``: sent as ``authorization:
+    Bearer <token>`` (the server's tokens file decides its scopes). ``timeout``:
+    the default deadline of a call in seconds, retries included."""
+
+    target: str
+    tls: bool | str | Path = False
+    token: str | None = None
+    timeout: float = 1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.target or ":" not in self.target:
+            raise ValueError(f"target must be host:port, got {self.target!r}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """None for plaintext."""
+        if self.tls is False:
+            return None
+        roots = None if self.tls is True else Path(self.tls).read_bytes()
+        return grpc.ssl_channel_credentials(root_certificates=roots)
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
