@@ -83,6 +83,9 @@ bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablation
 	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --seeds 0 --unknown-users \
 		--json reports/attrec_unknown_users.json
 
+bench-evaluate: install ## recserve evaluate of every baseline, tuned, on 25K items x 30K users
+	$(PY) -m benchmarks.evaluate_scale --json reports/evaluate_scale.json
+
 bench-ease: install ## EASE fit time and memory up to 25,000 items
 	$(PY) -m benchmarks.ease_scaling --json reports/ease_scaling.json
 
@@ -125,4 +128,4 @@ clean: ## remove the venv, caches and generated data
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving bench-hostile bench-import loadtest proto serving-image-check clean
+	bench-pretrain bench-serving bench-hostile bench-import bench-evaluate loadtest proto serving-image-check clean

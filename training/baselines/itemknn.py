@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from bundle.history import Sequences
-from training.baselines.similarity import cosine_similarity, popularity_tiebreak
+from training.baselines.similarity import cosine_similarity, keep_top, popularity_tiebreak
 from training.data.interactions import Interactions
 from training.models.base import Recommender, Validator
 from training.registry import register
@@ -34,9 +36,33 @@ class ItemKNN(Recommender):
         self, train: Interactions, validation: Validator | None = None, progress: bool = False
     ) -> ItemKNN:
         matrix = train.to_csr(binary=True)
-        self._sim = cosine_similarity(matrix, self.neighbours, self.shrink)
+        return self._set(cosine_similarity(matrix, self.neighbours, self.shrink), matrix)
+
+    @classmethod
+    def fit_grid(
+        cls, models: Sequence[Recommender], train: Interactions, validation: Validator | None
+    ) -> Iterator[Recommender]:
+        """One similarity per ``shrink``, pruned at the grid's largest ``neighbours``;
+        each smaller ``neighbours`` keeps the top of its rows."""
+        matrix = train.to_csr(binary=True)
+        widest: dict[float, tuple[int, sp.csr_matrix]] = {}
+        for model in models:
+            assert isinstance(model, ItemKNN)
+            if model.shrink not in widest:
+                k = max(
+                    m.neighbours
+                    for m in models
+                    if isinstance(m, ItemKNN) and m.shrink == model.shrink
+                )
+                widest[model.shrink] = (k, cosine_similarity(matrix, k, model.shrink))
+            k, similarity = widest[model.shrink]
+            pruned = similarity if model.neighbours == k else keep_top(similarity, model.neighbours)
+            yield model._set(pruned, matrix)
+
+    def _set(self, similarity: sp.csr_matrix, matrix: sp.csr_matrix) -> ItemKNN:
+        self._sim = similarity
         self._tiebreak = popularity_tiebreak(matrix)
-        self._n_items = train.n_items
+        self._n_items = matrix.shape[1]
         return self
 
     def score(

@@ -47,6 +47,21 @@ def cosine_similarity(
     )
 
 
+def keep_top(similarity: sp.csr_matrix, neighbours: int) -> sp.csr_matrix:
+    """The ``neighbours`` largest entries of each row of ``similarity`` (ties to the
+    lower column), so one similarity pruned at the largest K of a grid serves every
+    smaller K."""
+    rows = np.repeat(np.arange(similarity.shape[0]), np.diff(similarity.indptr))
+    order = np.lexsort((similarity.indices, -similarity.data, rows))
+    rank = np.arange(len(order)) - similarity.indptr[rows[order]]
+    kept = order[rank < neighbours]
+    return sp.csr_matrix(
+        (similarity.data[kept], (rows[kept], similarity.indices[kept])),
+        shape=similarity.shape,
+        dtype=similarity.dtype,
+    )
+
+
 def popularity_tiebreak(matrix: sp.csr_matrix, scale: float = 1e-6) -> np.ndarray:
     """(I,) tiny popularity scores so items with no similarity rank by popularity."""
     counts = np.asarray(matrix.sum(axis=0)).ravel()

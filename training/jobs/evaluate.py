@@ -33,10 +33,11 @@ class EvaluateJob:
     progress: bool = True
     tune: bool = True
     tune_metric: str | None = None
+    valid_users: int = 5_000  # validation users for tuning and early stopping (0: all)
 
     def run(self) -> dict[str, Any]:
         from training.registry import create
-        from training.tuning import tune
+        from training.tuning import sample_users, tune
 
         started = time.perf_counter()
         names = dict(model_label(m) for m in self.models)
@@ -52,12 +53,23 @@ class EvaluateJob:
             t0 = time.perf_counter()
             tuning: dict[str, Any] | None = None
             if self.tune:
-                tuned = tune(registered, parts, self.eval, fixed, self.tune_metric)
-                model, tuning = tuned.model, {"metric": tuned.metric, "trials": tuned.trials}
+                tuned = tune(
+                    registered, parts, self.eval, fixed, self.tune_metric, self.valid_users
+                )
+                model, tuning = (
+                    tuned.model,
+                    {
+                        "metric": tuned.metric,
+                        "trials": tuned.trials,
+                        "validation_users": tuned.users,
+                        "catalogue": tuned.items,
+                    },
+                )
             else:
                 model = create(registered, **fixed)
+                valid = sample_users(parts.valid, self.valid_users, self.eval.seed)
                 validation = Validation(
-                    parts.valid, data.n_items, model.validation_metric, self.eval, counts
+                    valid, data.n_items, model.validation_metric, self.eval, counts
                 )
                 model.fit(parts.train, validation, progress=self.progress)
             t1 = time.perf_counter()

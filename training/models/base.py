@@ -11,6 +11,7 @@ HNSW index (ARCHITECTURE.md, "Models as maximum-inner-product search").
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -44,6 +45,18 @@ class Recommender(ABC):
     name: str = "recommender"
     # Hyper-parameter grid searched on the validation set by ``training.tuning``.
     search_space: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    # Catalogues larger than this compare the grid on the sub-problem of this many most
+    # popular items, then fit the best point once on every item (None: never narrowed).
+    tuning_items: ClassVar[int | None] = None
+
+    @classmethod
+    def fit_grid(
+        cls, models: Sequence[Recommender], train: Interactions, validation: Validator | None
+    ) -> Iterator[Recommender]:
+        """Fit the models of a tuning grid, yielding each once fitted. Models override
+        this to share work across the grid (EASE: one Gram matrix for every lambda)."""
+        for model in models:
+            yield model.fit(train, validation)
 
     @abstractmethod
     def fit(
