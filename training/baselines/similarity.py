@@ -32,7 +32,7 @@ def cosine_similarity(
         co = (csc[:, start:stop].T @ csc).toarray()  # (b, I) co-occurrence counts
         sim = co / (norms[start:stop, None] * norms[None, :] + shrink + 1e-12)
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        top = np.argpartition(-sim, keep - 1, axis=1)[:, :keep] if keep < n else None
+        top = np.argpartition(-_tie_key(sim), keep - 1, axis=1)[:, :keep] if keep < n else None
         if top is None:
             top = np.tile(np.arange(n), (stop - start, 1))
         top_vals = np.take_along_axis(sim, top, axis=1)
@@ -45,6 +45,15 @@ def cosine_similarity(
         shape=(n, n),
         dtype=np.float32,
     )
+
+
+def _tie_key(sim: np.ndarray) -> np.ndarray:
+    """int64 keys ordering non-negative float32 ``sim`` by value, ties to the lower
+    column: the value's bits (order-preserving for floats >= 0) above the inverted
+    column. So the pruning is deterministic and agrees with ``keep_top``."""
+    bits = np.ascontiguousarray(sim, dtype=np.float32).view(np.int32).astype(np.int64)
+    columns = np.arange(sim.shape[1], dtype=np.int64)
+    return (bits << 32) | (0xFFFFFFFF - columns)
 
 
 def keep_top(similarity: sp.csr_matrix, neighbours: int) -> sp.csr_matrix:

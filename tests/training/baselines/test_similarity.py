@@ -29,3 +29,17 @@ def test_cosine_similarity_matches_a_plain_loop():
         assert np.allclose(np.sort(got, axis=1), np.sort(want, axis=1), atol=1e-6)
         assert np.all((got > 0).sum(axis=1) <= neighbours)
         assert np.all(np.diag(got) == 0)
+
+
+def test_pruning_breaks_ties_towards_the_lower_item_and_keep_top_agrees():
+    from training.baselines.similarity import keep_top
+
+    # item 0 co-occurs once with each of items 1..300 (one user each): a 300-way tie
+    users = np.repeat(np.arange(300), 2)
+    items = np.ravel(np.column_stack([np.zeros(300, int), np.arange(1, 301)]))
+    x = sp.csr_matrix((np.ones(600, np.float32), (users, items)), shape=(300, 301))
+    for neighbours in (1, 10, 50):
+        pruned = cosine_similarity(x, neighbours=neighbours)
+        assert sorted(pruned.getrow(0).indices) == list(range(1, neighbours + 1))
+        wide = keep_top(cosine_similarity(x, neighbours=100), neighbours)
+        assert (wide != pruned).nnz == 0
