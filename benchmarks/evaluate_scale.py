@@ -71,7 +71,7 @@ def main() -> int:
         }
         m = models[name]
         rows.append([name, f"{m['fit_and_tune_s']:.1f}", f"{m['test_eval_s']:.1f}",
-                     str(m["grid_points"]), f"{m['tuned_on_items'] or '-'}",
+                     str(m["grid_points"]), f"{m['tuned_on_items'] if m['grid_points'] else '-'}",
                      f"{m['ndcg@50']:.4f}"])  # fmt: skip
     print()
     print(format_table(["model", "fit+tune s", "test eval s", "grid", "tuned on items",

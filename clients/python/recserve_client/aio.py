@@ -4,46 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
 
 from recserve_client import calls
-from recserve_client.connection import Connection
+from recserve_client.connection import Endpoint
 from recserve_client.errors import RecserveError
-from recserve_client.retry import Attempts, RetryPolicy
-from recserve_client.rpc import recommender_pb2_grpc as rpc
+from recserve_client.retry import Attempts
 from recserve_client.types import Event, Recommendations, RecordResult, ScoredItem, SimilarItems
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(Endpoint):
     """asyncio recserve client; create it inside the event loop that uses it.
 
     ``async with AsyncClient("host:port") as client: await client.recommend(...)``.
     Deadlines, retries and errors are those of ``Client``.
     """
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        tls: bool | str | Path = False,
-        token: str | None = None,
-        timeout: float = 1.0,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.connection = Connection(target, tls, token, timeout, retry or RetryPolicy())
-        credentials = self.connection.credentials()
-        self._channel = (
-            grpc.aio.insecure_channel(target)
-            if credentials is None
-            else grpc.aio.secure_channel(target, credentials)
-        )
-        self._stub = rpc.RecommenderStub(self._channel)
+    channels = grpc.aio
 
     async def recommend(
         self,

@@ -4,45 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
 from recserve_client import calls
-from recserve_client.connection import Connection
+from recserve_client.connection import Endpoint
 from recserve_client.errors import RecserveError
-from recserve_client.retry import Attempts, RetryPolicy
-from recserve_client.rpc import recommender_pb2_grpc as rpc
+from recserve_client.retry import Attempts
 from recserve_client.types import Event, Recommendations, RecordResult, ScoredItem, SimilarItems
 
 T = TypeVar("T")
 
 
-class Client:
+class Client(Endpoint):
     """Blocking recserve client (thread-safe; share one per process).
 
     Every method takes ``timeout`` (seconds, all attempts together; the
     client's default when None) and raises ``RecserveError`` on failure.
     """
-
-    def __init__(
-        self,
-        target: str,
-        *,
-        tls: bool | str | Path = False,
-        token: str | None = None,
-        timeout: float = 1.0,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.connection = Connection(target, tls, token, timeout, retry or RetryPolicy())
-        credentials = self.connection.credentials()
-        self._channel = (
-            grpc.insecure_channel(target)
-            if credentials is None
-            else grpc.secure_channel(target, credentials)
-        )
-        self._stub = rpc.RecommenderStub(self._channel)
 
     def recommend(
         self,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
 
 import grpc
 
 from recserve_client.retry import RetryPolicy
+from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,29 @@ class Connection:
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
+
+class Endpoint:
+    """What ``Client`` and ``AsyncClient`` share: the connection settings, one channel
+    (from ``channels``: ``grpc`` or ``grpc.aio``, which open channels alike) and
+    the stub on it."""
+
+    channels: ClassVar[ModuleType] = grpc
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: bool | str | Path = False,
+        token: str | None = None,
+        timeout: float = 1.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.connection = Connection(target, tls, token, timeout, retry or RetryPolicy())
+        credentials = self.connection.credentials()
+        self._channel: Any = (
+            self.channels.insecure_channel(target)
+            if credentials is None
+            else self.channels.secure_channel(target, credentials)
+        )
+        self._stub = rpc.RecommenderStub(self._channel)
