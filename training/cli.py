@@ -153,9 +153,9 @@ def add_evaluate_parser(sub: Any) -> None:
     parser.add_argument(
         "--valid-users",
         type=int,
-        default=5_000,
+        default=None,
         help="compare tuning grid points and early-stop on at most N validation users, "
-        "sampled with --seed (default 5000; 0: all)",
+        "sampled with --seed (default 5000, training.tuning.MAX_USERS; 0: all)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=run_evaluate)
@@ -204,7 +204,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         tune=not args.no_tune,
         tune_metric=args.tune_metric,
-        valid_users=args.valid_users,
+        **({} if args.valid_users is None else {"valid_users": args.valid_users}),
     )
     job.run()
     return 0

@@ -45,19 +45,19 @@ class ItemKNN(Recommender):
         """One similarity per ``shrink``, pruned at the grid's largest ``neighbours``;
         each smaller ``neighbours`` keeps the top of its rows."""
         matrix = train.to_csr(binary=True)
-        widest: dict[float, tuple[int, sp.csr_matrix]] = {}
-        for model in models:
-            assert isinstance(model, ItemKNN)
-            if model.shrink not in widest:
-                k = max(
-                    m.neighbours
-                    for m in models
-                    if isinstance(m, ItemKNN) and m.shrink == model.shrink
-                )
-                widest[model.shrink] = (k, cosine_similarity(matrix, k, model.shrink))
-            k, similarity = widest[model.shrink]
-            pruned = similarity if model.neighbours == k else keep_top(similarity, model.neighbours)
-            yield model._set(pruned, matrix)
+        knn = [m for m in models if isinstance(m, ItemKNN)]
+        widest = {
+            s: max(m.neighbours for m in knn if m.shrink == s) for s in {m.shrink for m in knn}
+        }
+        similarity: dict[float, sp.csr_matrix] = {}
+        for model in knn:
+            k = widest[model.shrink]
+            if model.shrink not in similarity:
+                similarity[model.shrink] = cosine_similarity(matrix, k, model.shrink)
+            full = similarity[model.shrink]
+            yield model._set(
+                full if model.neighbours == k else keep_top(full, model.neighbours), matrix
+            )
 
     def _set(self, similarity: sp.csr_matrix, matrix: sp.csr_matrix) -> ItemKNN:
         self._sim = similarity

@@ -13,6 +13,7 @@ import numpy as np
 from training.evaluate import EvalConfig, Validation, evaluate
 from training.jobs.source import DataSource, SplitSpec
 from training.report import format_results
+from training.tuning import MAX_USERS
 
 
 @dataclass
@@ -33,7 +34,7 @@ class EvaluateJob:
     progress: bool = True
     tune: bool = True
     tune_metric: str | None = None
-    valid_users: int = 5_000  # validation users for tuning and early stopping (0: all)
+    valid_users: int = MAX_USERS  # validation users for tuning and early stopping (0: all)
 
     def run(self) -> dict[str, Any]:
         from training.registry import create
