@@ -8,6 +8,7 @@ other metadata column of the data, kept as text.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -45,7 +46,8 @@ class ItemTable:
             rows = list(reader)
         if len(rows) != item_count:
             raise BundleError(f"{path}: {len(rows)} items, manifest says {item_count}")
-        ids = np.array([r["item_id"] for r in rows], dtype=object)
+        # interned, as the embedded store interns its events' ids (service.store.memory)
+        ids = np.array([sys.intern(r["item_id"]) for r in rows], dtype=object)
         try:
             counts = np.array([float(r["count"]) for r in rows], dtype=np.float64)
         except ValueError as error:

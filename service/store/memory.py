@@ -1,7 +1,15 @@
-"""In-process store: a bounded deque per user behind one lock."""
+"""In-process store: a bounded deque per user behind one lock.
+
+Item ids are interned as events are stored (``sys.intern``; the bundle's item
+table interns its ids too), so a store holds one string per distinct item, not
+one per event, and mapping a history to bundle rows finds each id by identity
+in the bundle's dict instead of comparing the text: with the caches cold, as
+after an HNSW search, that mapping took 42 us for 50 events, 27 us interned.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -27,7 +35,8 @@ class MemoryStore:
                 if history is None:
                     history = self._users[event.user_id] = deque(maxlen=cap)
                 live += len(history) < cap  # a full history drops its oldest event
-                history.append(event)
+                user, item, stamp, kind, value, event_id = event
+                history.append(StoredEvent(user, sys.intern(item), stamp, kind, value, event_id))
             self.live_events = live
         return fresh
 
