@@ -194,8 +194,11 @@ def _cut_one(history: Sequences, policy: HistoryPolicy) -> Sequences:
     n = len(history.item)
     index = np.arange(n)
     if policy.distinct_items and n:
-        _, first_reversed = np.unique(history.item[::-1], return_index=True)
-        index = np.sort(n - 1 - first_reversed)
+        # each item's latest position; a dict of <= max_history entries costs half of
+        # np.unique on the request path and tells at once when nothing repeats
+        latest = {item: k for k, item in enumerate(history.item.tolist())}
+        if len(latest) < n:
+            index = np.fromiter(sorted(latest.values()), dtype=np.int64, count=len(latest))
     index = index[max(0, len(index) - policy.max_length) :]
     if len(index) == n:
         return history

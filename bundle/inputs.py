@@ -64,6 +64,11 @@ class UserContext:
     def from_table(cls, table: np.ndarray, rows: np.ndarray) -> UserContext:
         """Rows of a (U, width) user table; a row of -1 is a user without one."""
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 1:  # one Recommend call: a row copy, no masks
+            row = int(rows[0])
+            if row < 0:
+                return cls(np.zeros((1, table.shape[1]), np.float32), np.zeros(1, np.float32))
+            return cls(np.array(table[row : row + 1], np.float32), np.ones(1, np.float32))
         known = rows >= 0
         vectors = np.zeros((len(rows), table.shape[1]), dtype=np.float32)
         vectors[known] = table[rows[known]]

@@ -31,14 +31,21 @@ USERS = 1000
 
 
 def clustered_catalog(
-    n_items: int, dim: int, clusters: int, seed: int = 0, cluster: np.ndarray | None = None
+    n_items: int,
+    dim: int,
+    clusters: int,
+    seed: int = 0,
+    cluster: np.ndarray | None = None,
+    centres: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(I, d) item vectors, (I,) biases, (I,) cluster of each item (drawn unless given)."""
+    """(I, d) item vectors, (I,) biases, (I,) cluster of each item; the cluster of each
+    item and the (clusters, d) topic centres are drawn unless given."""
     rng = np.random.default_rng(seed)
     if cluster is None:
         size = 1.0 / np.arange(1, clusters + 1) ** 0.8  # some topics are much larger
         cluster = rng.choice(clusters, size=n_items, p=size / size.sum())
-    centres = rng.normal(size=(clusters, dim)) / np.sqrt(dim)
+    if centres is None:
+        centres = rng.normal(size=(clusters, dim)) / np.sqrt(dim)
     spread = 0.5 / np.sqrt(dim)
     vectors = centres[cluster] * rng.lognormal(0, 0.2, size=(n_items, 1))
     vectors += spread * rng.normal(size=(n_items, dim))
@@ -81,9 +88,7 @@ def _predictor(n_items: int, clusters: int, history: int) -> tuple[dict, dict, n
     for topic in range(clusters):  # offline set-up
         pattern[topic, rng.choice(128, size=16, replace=False)] = np.abs(rng.normal(size=16))
     pattern /= np.linalg.norm(pattern, axis=1, keepdims=True)
-    out = pattern[cluster] * rng.lognormal(0, 0.2, size=(n_items, 1))
-    out += 0.5 / np.sqrt(128) * rng.normal(size=(n_items, 128))
-    bias = rng.normal(-1.0, 0.5, size=n_items).astype(np.float32)
+    out, bias, _ = clustered_catalog(n_items, 128, clusters, 1, cluster, centres=pattern)
     topic_first = pd.DataFrame(first).groupby(cluster).mean().to_numpy()
     reached = np.maximum(history * topic_first, 0.0)  # A_1 of a user with one topic
     middle, *_ = np.linalg.lstsq(reached, 3.0 * pattern[np.unique(cluster)], rcond=None)
@@ -91,7 +96,7 @@ def _predictor(n_items: int, clusters: int, history: int) -> tuple[dict, dict, n
         "first": first, "first_bias": np.zeros(256, np.float32),
         "layers.0.weight": np.ascontiguousarray(middle.T, dtype=np.float32),
         "layers.0.bias": np.zeros(128, np.float32),
-        "out": out.astype(np.float32), "out_bias": bias,
+        "out": out, "out_bias": bias,
         "kernel": np.ones(32, np.float32), "kernel_bias": np.zeros((), np.float32),
         "bucket_days": np.array(1.0),
     }  # fmt: skip

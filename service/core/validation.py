@@ -23,7 +23,8 @@ def check_id(field: str, value: str, settings: Settings) -> None:
         raise InvalidArgument(field, "must not be empty")
     if len(value) > settings.max_id_length:
         raise InvalidArgument(field, f"longer than {settings.max_id_length} characters")
-    if not _ID.fullmatch(value):
+    # printable text has no control characters: the pattern only runs on the rest
+    if not value.isprintable() and not _ID.fullmatch(value):
         raise InvalidArgument(field, "contains control characters")
 
 

@@ -45,6 +45,16 @@ def test_one_user_takes_the_same_values_without_padding():
     assert one["seconds_since_last"].tolist() == [7] and one["user_known"].tolist() == [1]
 
 
+def test_one_user_context_equals_that_user_in_a_batch():
+    table = np.arange(6, dtype=np.float32).reshape(3, 2)
+    batch = UserContext.from_table(table, np.array([2, -1]))
+    for b, row in enumerate((2, -1)):
+        one = UserContext.from_table(table, np.array([row]))
+        assert one.vectors.tolist() == batch.vectors[b : b + 1].tolist()
+        assert one.known.tolist() == batch.known[b : b + 1].tolist()
+        assert one.vectors.dtype == np.float32 and one.known.dtype == np.float32
+
+
 def test_inputs_follow_the_history_policy():
     spec = EncoderSpec(
         ALL.inputs[:2], ALL.outputs, HistoryPolicy(max_length=2, distinct_items=True)

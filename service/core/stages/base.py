@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+NO_ROWS = np.zeros(0, np.int64)
+NO_SCORES = np.zeros(0, np.float32)
+NO_ROWS.setflags(write=False)  # shared by every call until a stage sets its own
+NO_SCORES.setflags(write=False)
+
 if TYPE_CHECKING:
     from bundle.loader import Bundle
     from service.core.memo import UserMemo
@@ -32,10 +37,10 @@ class Call:
         self.memo: UserMemo | None = None  # history (personal) or the cold-start source
         self.version: Hashable | None = None  # history: what a cached memo is valid for
         self.reason = ""  # why the cold-start source answers ("" when personalised)
-        self.candidates = np.zeros(0, np.int64)  # retrieve: unseen candidate rows
-        self.pool = np.zeros(0, np.int64)  # score: candidates + trending items
-        self.scores = np.zeros(0, np.float32)  # score: model + trend term of the pool
-        self.rows = np.zeros(0, np.int64)  # select: the answer, best first
+        self.candidates = NO_ROWS  # retrieve: unseen candidate rows
+        self.pool = NO_ROWS  # score: candidates + trending items
+        self.scores = NO_SCORES  # score: model + trend term of the pool
+        self.rows = NO_ROWS  # select: the answer, best first
         self.done = False  # select: True when k items passed (else retrieve widens)
 
 
