@@ -44,7 +44,9 @@ class UserTable:
             ids = np.array([r["user_id"] for r in csv.DictReader(handle, delimiter="\t")], object)
         if len(ids) != count:
             raise BundleError(f"{ids_path}: {len(ids)} users, manifest says {count}")
-        return cls(ids, {u: k for k, u in enumerate(ids)}, vectors)
+        # a plain (read-only) array over the mapping: every slice of a np.memmap builds
+        # another memmap object, on the request path
+        return cls(ids, {u: k for k, u in enumerate(ids)}, np.asarray(vectors))
 
     @staticmethod
     def write(folder: Path, ids: Sequence[str], vectors: np.ndarray, vectors_name: str,
