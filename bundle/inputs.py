@@ -68,7 +68,7 @@ class UserContext:
             row = int(rows[0])
             if row < 0:
                 return cls(np.zeros((1, table.shape[1]), np.float32), np.zeros(1, np.float32))
-            return cls(np.array(table[row : row + 1], np.float32), np.ones(1, np.float32))
+            return cls(np.array(table[row][None, :], np.float32), np.ones(1, np.float32))
         known = rows >= 0
         vectors = np.zeros((len(rows), table.shape[1]), dtype=np.float32)
         vectors[known] = table[rows[known]]
