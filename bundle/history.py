@@ -148,6 +148,17 @@ class Sequences:
         out[filled] = self.timestamp[self.indptr[1:][filled] - 1]
         return out
 
+    def padded(self) -> tuple[np.ndarray, np.ndarray]:
+        """(R, L) int64 item rows and float32 mask (1 on events), padded at the end to
+        the longest row (at least one column)."""
+        width = max(1, int(self.lengths.max()) if len(self) else 1)
+        items = np.zeros((len(self), width), dtype=np.int64)
+        mask = np.zeros((len(self), width), dtype=np.float32)
+        rows, cols = self.row_ids(), self.positions()
+        items[rows, cols] = self.item
+        mask[rows, cols] = 1.0
+        return items, mask
+
     def to_csr(self, n_items: int, weights: np.ndarray | None = None) -> sp.csr_matrix:
         """(R, n_items) matrix; repeated items sum, binary unless ``weights`` given."""
         data = np.ones(len(self.item), np.float32) if weights is None else weights

@@ -3,7 +3,7 @@
 A checkpoint folder holds:
 
     model.json        format version, model kind (registry name), constructor config
-    model.npz         the learned arrays (``RetrievalModel.state()``)
+    model.npz         the learned arrays (``Servable.state()``)
     items.txt         external item id of each row (``IdMap``)
     users.txt         external user id of each dense training user index
     item_counts.npy   training events per item (the popularity cold start)
@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from bundle.history import Sequences
 from training.data.interactions import IdMap, Interactions
 from training.data.splits import EvalSet
-from training.models.base import RetrievalModel
+from training.models.base import Servable
 from training.trends import decayed_counts
 
 FORMAT_VERSION = 2
@@ -41,7 +41,7 @@ FORMAT_VERSION = 2
 class Checkpoint:
     path: Path
     kind: str
-    model: RetrievalModel
+    model: Servable
     items: IdMap
     users: IdMap
     item_counts: np.ndarray  # (I,) training events per item
@@ -55,7 +55,7 @@ class Checkpoint:
 
 def save_checkpoint(
     path: str | Path,
-    model: RetrievalModel,
+    model: Servable,
     data: Interactions,
     train: Interactions,
     validation: EvalSet,
@@ -112,8 +112,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         )
     kind = header["kind"]
     cls = model_class(kind)
-    if not issubclass(cls, RetrievalModel):
-        raise ValueError(f"{folder}: model {kind!r} is not a retrieval model; it cannot be served")
+    if not issubclass(cls, Servable):
+        raise ValueError(f"{folder}: model {kind!r} cannot be served")
     with np.load(folder / "model.npz") as arrays:
         model = cls.from_state(header["config"], dict(arrays))
     features_path = folder / "item_features.tsv"

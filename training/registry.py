@@ -21,6 +21,9 @@ _LAZY: dict[str, str] = {
     "led": "training.models.led",
     "predictor": "training.models.predictor",
     "attrec": "training.models.attrec",
+    "attention": "training.models.attention",
+    "last-item-embedding": "training.models.embedding_similarity",
+    "mean-embedding": "training.models.embedding_similarity",
 }
 
 
@@ -65,18 +68,19 @@ def create(name: str, **params: Any) -> Recommender:
 
 
 def servable() -> list[str]:
-    """The models that can be exported and served (retrieval models; needs torch)."""
-    from training.models.base import RetrievalModel
+    """The models that can be exported and served: retrieval models, and re-rankers as
+    the second stage of a retrieval bundle (needs torch)."""
+    from training.models.base import Servable
 
     names = available()
-    return [n for n in names if issubclass(model_class(n), RetrievalModel)]
+    return [n for n in names if issubclass(model_class(n), Servable)]
 
 
 def check_servable(name: str) -> None:
     """Refuse, before any work, a model that ``recserve export`` could not serve."""
-    from training.models.base import RetrievalModel
+    from training.models.base import Servable
 
-    if not issubclass(model_class(name), RetrievalModel):
+    if not issubclass(model_class(name), Servable):
         raise ValueError(
             f"model {name!r} cannot be served (it is an evaluation baseline); "
             f"models that can: {', '.join(servable())}"

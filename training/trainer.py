@@ -4,7 +4,8 @@
 shuffled table of ``n_rows`` training rows, scores the validation users every
 ``eval_every`` epochs with the injected ``validate``, keeps the best parameters and stops
 after ``patience`` evaluations without improvement (LED appendix 9.2 selects
-the checkpoint with the best validation NDCG@100).
+the checkpoint with the best validation NDCG@100). Optionally it clips the gradient
+norm and decays the learning rate on plateaus (the attention-CF paper, section 4.3).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class TrainConfig:
     eval_metric: str = "ndcg@10"  # validation metric for early stopping
     optimizer: str = "adam"  # adam | adagrad
     initial_accumulator: float = 0.0  # adagrad's starting sum of squared gradients
+    clip_norm: float = 0.0  # scale the gradient to this norm when it exceeds it (0: never)
+    lr_decay: float = 1.0  # multiply the learning rate by this after every ...
+    decay_patience: int = 5  # ... this many evaluations in a row without improvement
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
 
@@ -42,8 +46,13 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adam or adagrad, got {self.optimizer!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
-        if min(self.batch_size, self.max_epochs, self.eval_every, self.patience) < 1:
-            raise ValueError("batch_size, max_epochs, eval_every and patience must be >= 1")
+        if min(self.batch_size, self.max_epochs, self.eval_every, self.patience,
+               self.decay_patience) < 1:  # fmt: skip
+            raise ValueError(
+                "batch_size, max_epochs, eval_every, patience and decay_patience must be >= 1"
+            )
+        if not 0.0 < self.lr_decay <= 1.0 or self.clip_norm < 0:
+            raise ValueError("lr_decay must be in (0, 1] and clip_norm >= 0")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -118,6 +127,8 @@ def fit_with_early_stopping(
             loss = plan.step(order[start : start + config.batch_size], rng)
             optimizer.zero_grad()
             loss.backward()
+            if config.clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), config.clip_norm)
             optimizer.step()
             if plan.after_step is not None:
                 plan.after_step()
@@ -134,6 +145,9 @@ def fit_with_early_stopping(
                 best_state = copy.deepcopy(module.state_dict())
             else:
                 waited += 1
+                if config.lr_decay < 1.0 and waited % config.decay_patience == 0:
+                    for group in optimizer.param_groups:
+                        group["lr"] *= config.lr_decay
         log.history.append(entry)
         bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k != "epoch"})
         bar.update()

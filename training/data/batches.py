@@ -33,15 +33,7 @@ class FoldInBatch:
 
 def pad(seqs: Sequences, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(R, L) items and mask from CSR rows, keeping the *last* ``max_len`` events."""
-    if max_len is not None:
-        seqs = seqs.last(max_len)
-    width = max(1, int(seqs.lengths.max()) if len(seqs) else 1)
-    items = np.zeros((len(seqs), width), dtype=np.int64)
-    mask = np.zeros((len(seqs), width), dtype=np.float32)
-    rows, cols = seqs.row_ids(), seqs.positions()
-    items[rows, cols] = seqs.item
-    mask[rows, cols] = 1.0
-    return items, mask
+    return (seqs if max_len is None else seqs.last(max_len)).padded()
 
 
 class FoldInBatcher:

@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from training.data.splits import Split
 from training.evaluate import EvalConfig, Validation, evaluate
 from training.jobs.source import DataSource, SplitSpec
+from training.models.base import Recommender, Reranker
 from training.report import format_results
 from training.tuning import MAX_USERS
 
@@ -37,42 +39,19 @@ class EvaluateJob:
     valid_users: int = MAX_USERS  # validation users for tuning and early stopping (0: all)
 
     def run(self) -> dict[str, Any]:
-        from training.registry import create
-        from training.tuning import sample_users, tune
-
         started = time.perf_counter()
         names = dict(model_label(m) for m in self.models)
         for label, name in names.items():  # fail on a bad name or parameter before any work
-            create(name, **self.model_params.get(label, {}))
+            self._create(label, name)
         data = self.source.load()
         parts = self.split.apply(data)
         counts = np.bincount(parts.train.item, minlength=data.n_items)
+        fitted: dict[str, tuple[Recommender, dict[str, Any] | None]] = {}
         results: dict[str, dict[str, float]] = {}
         details: dict[str, dict[str, Any]] = {}
         for name, registered in names.items():
-            fixed = self.model_params.get(name, {})
             t0 = time.perf_counter()
-            tuning: dict[str, Any] | None = None
-            if self.tune:
-                tuned = tune(
-                    registered, parts, self.eval, fixed, self.tune_metric, self.valid_users
-                )
-                model, tuning = (
-                    tuned.model,
-                    {
-                        "metric": tuned.metric,
-                        "trials": tuned.trials,
-                        "validation_users": tuned.users,
-                        "catalogue": tuned.items,
-                    },
-                )
-            else:
-                model = create(registered, **fixed)
-                valid = sample_users(parts.valid, self.valid_users, self.eval.seed)
-                validation = Validation(
-                    valid, data.n_items, model.validation_metric, self.eval, counts
-                )
-                model.fit(parts.train, validation, progress=self.progress)
+            model, tuning = self._fit(name, registered, parts, counts, fitted)
             t1 = time.perf_counter()
             metrics = evaluate(model, parts.test, data.n_items, self.eval, counts, self.progress)
             t2 = time.perf_counter()
@@ -110,6 +89,64 @@ class EvaluateJob:
             Path(self.json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(self.json_path).write_text(json.dumps(report, indent=2) + "\n")
         return report
+
+    def _create(self, label: str, name: str) -> Recommender:
+        """The unfitted model of ``label``; ``FIRST+SECOND`` is a cascade whose parts take
+        the parameters given under their own names and ``rerank_n`` its own."""
+        from training.models.cascade import Cascade
+        from training.registry import create
+
+        if "+" not in name:
+            return create(name, **self.model_params.get(label, {}))
+        first_name, _, second_name = name.partition("+")
+        first = self._create(first_name, first_name)
+        second = self._create(second_name, second_name)
+        if not isinstance(second, Reranker) or isinstance(first, Reranker):
+            raise ValueError(f"--models {name!r}: expected RETRIEVAL+RERANKER, e.g. led+attention")
+        return Cascade(first, second, **self.model_params.get(label, {}))
+
+    def _fit(
+        self,
+        label: str,
+        name: str,
+        parts: Split,
+        counts: np.ndarray,
+        fitted: dict[str, tuple[Recommender, dict[str, Any] | None]],
+    ) -> tuple[Recommender, dict[str, Any] | None]:
+        """Fit (tuned unless ``tune`` is off) once per label; a cascade reuses its fitted
+        parts, so ``led,led+attention`` fits LED once."""
+        from training.models.cascade import Cascade
+        from training.tuning import sample_users, tune
+
+        if label in fitted:
+            return fitted[label]
+        if "+" in name:
+            first_name, _, second_name = name.partition("+")
+            first, _ = self._fit(first_name, first_name, parts, counts, fitted)
+            second, _ = self._fit(second_name, second_name, parts, counts, fitted)
+            assert isinstance(second, Reranker)
+            found: tuple[Recommender, dict[str, Any] | None] = (
+                Cascade(first, second, **self.model_params.get(label, {})),
+                None,
+            )
+        elif self.tune:
+            tuned = tune(
+                name, parts, self.eval, self.model_params.get(label, {}), self.tune_metric,
+                self.valid_users,
+            )  # fmt: skip
+            found = tuned.model, {
+                "metric": tuned.metric, "trials": tuned.trials,
+                "validation_users": tuned.users, "catalogue": tuned.items,
+            }  # fmt: skip
+        else:
+            model = self._create(label, name)
+            valid = sample_users(parts.valid, self.valid_users, self.eval.seed)
+            n_items = parts.train.n_items
+            validation = Validation(valid, n_items, model.validation_metric, self.eval, counts)
+            model.fit(parts.train, validation, progress=self.progress)
+            found = model, None
+        fitted[label] = found
+        return found
 
 
 def model_label(spec: str) -> tuple[str, str]:

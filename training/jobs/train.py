@@ -18,7 +18,7 @@ from training.data.splits import next_event
 from training.evaluate import EvalConfig, Validation, evaluate
 from training.jobs.evaluate import jsonable
 from training.jobs.source import DataSource, SplitSpec
-from training.models.base import RetrievalModel
+from training.models.base import Servable
 from training.report import format_results
 
 
@@ -72,7 +72,7 @@ class TrainJob:
             "seconds": round(time.perf_counter() - started, 3),
         }
         print(format_results({self.model: metrics}, self.eval.ks))
-        assert isinstance(model, RetrievalModel)  # check_servable made sure
+        assert isinstance(model, Servable)  # check_servable made sure
         # the export checks (and the trend weight) need the validation users' next events
         checks = next_event(parts.valid) if self.split.protocol == "user-holdout" else parts.valid
         folder = save_checkpoint(

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from bundle.history import Sequences
+from bundle.history import HistoryPolicy, Sequences
 from bundle.inputs import UserContext, build_inputs
 from bundle.manifest import ColdStart, EncoderSpec, IndexForm, ItemQuery
 from training.data.interactions import Interactions
@@ -92,15 +92,32 @@ class Recommender(ABC):
         return []
 
 
-class RetrievalModel(Recommender):
+class Servable(Recommender):
+    """A recommender ``recserve train`` can checkpoint and ``recserve export`` can serve:
+    ``state``/``from_state`` round-trip the learned arrays through a checkpoint
+    without pickling objects."""
+
+    @abstractmethod
+    def state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to checkpoint."""
+
+    @abstractmethod
+    def config_dict(self) -> dict[str, Any]:
+        """Constructor keyword arguments, JSON-serialisable."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Servable:
+        """Rebuild a fitted model from ``config_dict()`` and ``state()``."""
+
+
+class RetrievalModel(Servable):
     """A recommender that serves as inner-product search.
 
     Scores equal ``encode_user(history, now, users) @ item_vectors().T``, and
     ``encode_user`` runs the very module that becomes ``encoder.onnx`` on the
     inputs the server builds (``bundle.inputs.build_inputs`` with the
     ``encoder_spec``), so offline and served user vectors cannot drift apart.
-    ``state``/``from_state`` round-trip the learned arrays through a checkpoint
-    without pickling objects.
     """
 
     @abstractmethod
@@ -136,19 +153,6 @@ class RetrievalModel(Recommender):
         """What the encoder does for a user without a row in ``user_table``."""
         return ""
 
-    @abstractmethod
-    def state(self) -> dict[str, np.ndarray]:
-        """Learned arrays to checkpoint."""
-
-    @abstractmethod
-    def config_dict(self) -> dict[str, Any]:
-        """Constructor keyword arguments, JSON-serialisable."""
-
-    @classmethod
-    @abstractmethod
-    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> RetrievalModel:
-        """Rebuild a fitted model from ``config_dict()`` and ``state()``."""
-
     def user_context(self, users: np.ndarray | None, batch: int) -> UserContext | None:
         """The ``user_vector``/``user_known`` inputs for dense user indices (-1: unknown)."""
         found = self.user_table()
@@ -183,3 +187,52 @@ class RetrievalModel(Recommender):
         self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
     ) -> np.ndarray:
         return self.encode_user(history, now, users) @ self.item_vectors().T
+
+
+class Reranker(Servable):
+    """A second stage: scores given candidate items for each history.
+
+    Its score is query-dependent (the user's history is read differently for
+    every candidate), so it cannot be an inner-product search; it re-scores the
+    top candidates of a retrieval model (``training.models.cascade`` offline,
+    the server's ``rerank`` stage online). ``score`` ranks every item by
+    scoring them all as candidates, chunk by chunk, for the evaluation harness.
+    """
+
+    score_chunk: ClassVar[int] = 512  # candidates per call of ``score_candidates``
+
+    @abstractmethod
+    def score_candidates(
+        self,
+        history: Sequences,
+        now: np.ndarray,
+        candidates: np.ndarray,
+        users: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(B, C) float32 scores of the (B, C) int64 candidate items of each row."""
+
+    def score(
+        self, history: Sequences, now: np.ndarray, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        n_items = self.n_items
+        out = np.empty((len(history), n_items), dtype=np.float32)
+        for start in range(0, n_items, self.score_chunk):
+            items = np.arange(start, min(start + self.score_chunk, n_items), dtype=np.int64)
+            candidates = np.broadcast_to(items, (len(history), len(items)))
+            out[:, items] = self.score_candidates(history, now, candidates, users)
+        return out
+
+    @property
+    @abstractmethod
+    def n_items(self) -> int:
+        """The size of the catalogue the model was fitted on."""
+
+    @abstractmethod
+    def history_policy(self) -> HistoryPolicy:
+        """Which events of a history the re-ranker reads (the server cuts them alike)."""
+
+    @abstractmethod
+    def export_module(self, rows: np.ndarray) -> Any:
+        """A torch module (history (B, H) int64, mask (B, H) float32, candidates (B, C)
+        int64) -> (scores (B, C), weights (B, C, H)) over another item table: row r of
+        it is this model's item ``rows[r]`` (-1: an item it does not know)."""
