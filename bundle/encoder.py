@@ -48,7 +48,8 @@ class Encoder:
         self.session = ort.InferenceSession(
             str(path), options, providers=list(providers or choose_providers())
         )
-        self.provider = self.session.get_providers()[0]
+        self.providers = self.session.get_providers()
+        self.provider = self.providers[0]
         self.output = spec.user_output.name
         declared = {e.name for e in spec.inputs}
         graph = {i.name for i in self.session.get_inputs()}

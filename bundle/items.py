@@ -8,6 +8,7 @@ other metadata column of the data, kept as text.
 from __future__ import annotations
 
 import csv
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,6 +83,11 @@ class ItemTable:
             for row, (item, cats, count) in enumerate(zip(ids, categories, counts, strict=True)):
                 writer.writerow([row, item, cats, int(count), *(c[row] for c in columns)])
 
+    @property
+    def digest(self) -> str:
+        """What a second stage aligned to these rows records (``ids_digest``)."""
+        return ids_digest(self.ids.tolist())
+
     def rows(self, item_ids: Sequence[str]) -> np.ndarray:
         """(n,) int64 rows of external ids, -1 for unknown ones (C-level dict lookups)."""
         lookup = map(self.row_of.get, item_ids, repeat(-1))
@@ -91,3 +97,8 @@ class ItemTable:
         if not names:
             return NO_CODES
         return np.array([self.category_code[n] for n in names], dtype=np.int64)
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    """SHA-256 of the item ids, one per line, in row order: the identity of a row order."""
+    return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()

@@ -4,9 +4,9 @@
 ``BundleError`` that names the bundle and the file: a missing manifest or
 file, a checksum or size mismatch (truncated copy), a format this version does
 not read, arrays or an index whose shape disagrees with the manifest, an
-encoder whose graph does not match its declared inputs, and parts this server
-cannot serve yet (stateful encoders, re-rankers). A refused bundle never
-replaces a serving one.
+encoder whose graph does not match its declared inputs, a re-ranker aligned to
+another item table, and parts this server cannot serve yet (stateful
+encoders). A refused bundle never replaces a serving one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bundle.format import INDEX, ITEM_TABLE, ITEMS, MANIFEST, REQUIRED_FILES, sh
 from bundle.inputs import UserContext
 from bundle.items import ItemTable
 from bundle.manifest import Manifest
+from bundle.reranker import Reranker
 from bundle.users import UserTable
 
 VERSION = re.compile(r"\d+(?:[._-]\d+)*")  # 7, 1.2, 20261123-1: other folders are not versions
@@ -78,9 +79,9 @@ def verify(path: Path) -> tuple[Manifest, str]:
     manifest = Manifest.from_json(raw.decode("utf-8", errors="replace"), str(manifest_path))
     if manifest.stateful is not None:
         raise BundleError(f"{path}: declares a stateful encoder, which this server cannot serve")
-    if manifest.reranker is not None:
-        raise BundleError(f"{path}: declares a re-ranker, which this server cannot serve")
     required = [*REQUIRED_FILES, manifest.encoder.file]
+    if manifest.reranker is not None:
+        required.append(manifest.reranker.file)
     if manifest.users is not None:
         required += [manifest.users.vectors, manifest.users.ids]
     for name in required:
@@ -112,6 +113,7 @@ class Bundle:
     users: UserTable | None
     index: Any  # hnswlib.Index
     encoder: Encoder
+    reranker: Reranker | None = None  # the second stage, when the manifest has one
 
     @property
     def version(self) -> str:
@@ -200,4 +202,18 @@ class Bundle:
             raise BundleError(
                 f"{folder / m.encoder.file}: cannot load the encoder ({error})"
             ) from None
-        return cls(folder, manifest, identity, vectors, items, users, index, encoder)
+        reranker = None
+        if m.reranker is not None:
+            if m.reranker.items_sha256 != items.digest:
+                raise BundleError(
+                    f"{folder / m.reranker.file}: aligned to another item table than "
+                    f"{ITEM_TABLE} (item ids digest differs)"
+                )
+            file = folder / m.reranker.file
+            try:
+                reranker = Reranker(file, m.reranker.history, encoder.providers, threads)
+            except Exception as error:  # onnxruntime raises its own exception types
+                raise BundleError(
+                    f"{folder / m.reranker.file}: cannot load the re-ranker ({error})"
+                ) from None
+        return cls(folder, manifest, identity, vectors, items, users, index, encoder, reranker)

@@ -6,8 +6,9 @@ the history policy, the HNSW parameters and measured recall, and what the
 model *means* (``Semantics``): how a cold-start query is formed, how a
 similar-items query is formed from an item's row, and the weight of the live
 trend term on this model's score scale. Optional parts: a user table (models
-with per-user parameters), a stateful encoder and a re-ranker (room for the
-models that add them; this server refuses them until it can serve them).
+with per-user parameters), a re-ranker (a second stage over the candidates),
+and a stateful encoder (room for the model that adds it; this server refuses
+it until it can serve it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bundle.errors import ManifestError
-from bundle.format import ENCODER, FORMAT_VERSION, KNOWN_FORMATS, USER_TABLE, USERS
+from bundle.format import ENCODER, FORMAT_VERSION, KNOWN_FORMATS, RERANKER, USER_TABLE, USERS
 from bundle.history import HistoryPolicy
 from bundle.inputs import FILLS, NOW_DEPENDENT
 
@@ -261,18 +262,40 @@ class StatefulSpec:
 
 
 @dataclass(frozen=True)
-class RerankerSpec:
-    """Room for a second stage over the retrieval candidates of the bundle whose content
-    identity is ``retrieval_identity``."""
-
-    file: str
-    retrieval_identity: str
-
-
-@dataclass(frozen=True)
 class ModelInfo:
     kind: str
     config: dict[str, Any] = field(default_factory=dict)
+
+
+RERANK_INPUTS = ("history", "mask", "candidates")
+RERANK_OUTPUTS = ("scores", "weights")
+
+
+@dataclass(frozen=True)
+class RerankerSpec:
+    """A second stage over the retrieval candidates (``reranker.onnx``).
+
+    The graph maps the user's history (item rows, (B, H) int64), its mask ((B, H)
+    float32) and candidate item rows ((B, C) int64) to a score per candidate and the
+    last layer's attention weights over the history ((B, C, H)). Its item rows are
+    this bundle's: ``items_sha256`` is the SHA-256 of the item ids (one per line, in
+    row order) it was aligned to, and the loader refuses a bundle whose item table
+    differs. The top ``candidates`` by retrieval score are re-scored, ranked by
+    ``score + trend.beta * log(trend.alpha + c_j)`` above every other candidate.
+    """
+
+    model: ModelInfo
+    history: HistoryPolicy
+    trend: TrendSemantics
+    items_sha256: str
+    known_items: int  # rows of the bundle the re-ranker has an embedding for
+    candidates: int = 100
+    file: str = RERANKER
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1:
+            raise ValueError(f"reranker.candidates must be >= 1, got {self.candidates}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ beta, and 0 wins where trends do not help.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,8 +26,8 @@ GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def calibrate_trend(
-    queries: np.ndarray,
-    vectors: np.ndarray,
+    scores: Callable[[np.ndarray], np.ndarray],
+    n_items: int,
     users: EvalSet,
     counts: sp.csr_matrix,
     half_life: float,
@@ -34,20 +36,21 @@ def calibrate_trend(
     grid: tuple[float, ...] = GRID,
     batch: int = 128,
 ) -> TrendSemantics:
-    """``queries`` (V, D) of the ``users`` (V rows), ``counts`` (V, I) their decayed
-    counts; the best beta of ``grid`` by ``metric`` (ndcg@K, hr@K, recall@K or mrr)."""
+    """``scores(rows)`` the model's (len(rows), I) scores of rows of ``users`` (V rows;
+    -inf for items it does not rank), ``counts`` (V, I) their decayed counts; the best
+    beta of ``grid`` by ``metric`` (ndcg@K, hr@K, recall@K or mrr)."""
     _, _, k = metric.partition("@")
     ks = (int(k),) if k else (10,)
-    accumulators = [MetricAccumulator(ks, len(vectors)) for _ in grid]
+    accumulators = [MetricAccumulator(ks, n_items) for _ in grid]
     for start in range(0, len(users), batch):
         rows = np.arange(start, min(start + batch, len(users)))
         part = users.take(rows)
-        model = queries[rows] @ vectors.T
+        model = scores(rows)
         trend = np.log(alpha + counts[rows].toarray()).astype(np.float32)
         for beta, acc in zip(grid, accumulators, strict=True):
-            scores = model + beta * trend
-            targets = exclude_seen(scores, part.history, part.targets)
-            acc.add(scores, targets)
+            ranked = model + beta * trend
+            targets = exclude_seen(ranked, part.history, part.targets)
+            acc.add(ranked, targets)
     values = [float(np.nan_to_num(acc.result().get(metric, 0.0))) for acc in accumulators]
     best = int(np.argmax(values))  # the first maximum: the smallest beta among ties
     return TrendSemantics(

@@ -12,11 +12,19 @@ def add_export_parser(sub: Any) -> None:
         "export",
         help="turn a trained checkpoint into a servable bundle (ONNX + HNSW + manifest)",
         description="Write bundles/<name>/<version>/: encoder.onnx, items.npy, index.hnsw, "
-        "items.tsv and manifest.json. Refuses to write a bundle whose ONNX encoder differs "
-        "from torch or whose index recall@10 is below the target.",
+        "items.tsv and manifest.json (and reranker.onnx with --reranker). Refuses to write a "
+        "bundle whose ONNX graphs differ from torch or whose index recall@10 is below the target.",
     )
     parser.add_argument("--checkpoint", required=True, help="folder written by `recserve train`")
     parser.add_argument("--out", required=True, help="new bundle folder, e.g. bundles/led/1")
+    parser.add_argument(
+        "--reranker",
+        default=None,
+        help="checkpoint of a re-ranker (`recserve train attention`) to add as the second stage",
+    )
+    parser.add_argument(
+        "--rerank-n", type=int, default=100, help="candidates the re-ranker re-scores by default"
+    )
     parser.add_argument("--target-recall", type=float, default=0.95, help="min HNSW recall@10")
     parser.add_argument(
         "--index-threads",
@@ -38,8 +46,9 @@ def run_export(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     checkpoint = load_checkpoint(args.checkpoint)
     threads = args.index_threads or int(os.environ.get("RECSERVE_THREADS", 0) or 0) or 2
-    config = ExportConfig(target_recall=args.target_recall, threads=threads)
-    out = write_bundle(checkpoint, args.out, config)
+    config = ExportConfig(target_recall=args.target_recall, threads=threads, rerank_n=args.rerank_n)
+    second = load_checkpoint(args.reranker) if args.reranker else None
+    out = write_bundle(checkpoint, args.out, config, second)
     m = Manifest.from_json((out / MANIFEST).read_text())
     print(
         f"bundle {out}: {m.model.kind}, {m.item_count} items, dim {m.dim}, "
@@ -49,4 +58,11 @@ def run_export(args: argparse.Namespace) -> int:
         f"onnx-torch max error {m.checks['onnx_vs_torch_max_abs_error']:.1e}, "
         f"trend beta {m.semantics.trend.beta:g}, {time.perf_counter() - started:.1f} s"
     )
+    if m.reranker is not None:
+        r = m.reranker
+        print(
+            f"  re-ranker {r.model.kind}: top {r.candidates} re-scored, {r.known_items} of "
+            f"{m.item_count} items known, onnx-torch max error "
+            f"{r.checks['onnx_vs_torch_max_abs_error']:.1e}, trend beta {r.trend.beta:g}"
+        )
     return 0

@@ -1,4 +1,4 @@
-"""torch user encoder -> ONNX graph with dynamic batch (and history) axes."""
+"""torch modules (user encoders, re-rankers) -> ONNX graphs with dynamic axes."""
 
 from __future__ import annotations
 
@@ -17,19 +17,34 @@ OPSET = 18
 
 
 def export_onnx(module: Any, spec: EncoderSpec, example: dict[str, np.ndarray], path: Path) -> None:
-    """Export ``module(*inputs in spec order)`` with torch.export (dynamo) to ONNX.
+    """Export a user encoder ``module(*inputs in spec order)`` to ONNX.
 
     Axis 0 of every input is the dynamic ``batch``; axis 1 of the per-event
     inputs the dynamic ``history`` length, so one file serves any batch and
     history size. Outputs are named as ``spec.outputs``.
     """
+    axes = {e.name: ({0: "batch", 1: "history"} if e.per_event else {0: "batch"})
+            for e in spec.inputs}  # fmt: skip
+    export_graph(module, {e.name: example[e.name] for e in spec.inputs}, axes,
+                 [o.name for o in spec.outputs], path)  # fmt: skip
+
+
+def export_graph(
+    module: Any,
+    example: dict[str, np.ndarray],
+    axes: dict[str, dict[int, str]],
+    outputs: list[str],
+    path: Path,
+) -> None:
+    """Export ``module(*example.values())`` with torch.export (dynamo) to ONNX, the
+    inputs named and ordered as ``example``; ``axes`` names each input's dynamic
+    axes (one name, one dimension shared by every input that uses it)."""
     import torch
     from torch.export import Dim
 
-    names = [entry.name for entry in spec.inputs]
-    batch, history = Dim("batch"), Dim("history")
-    dynamic = {e.name: ({0: batch, 1: history} if e.per_event else {0: batch}) for e in spec.inputs}
-    args = tuple(torch.from_numpy(example[name]) for name in names)
+    dims = {name: Dim(name) for spec in axes.values() for name in spec.values()}
+    dynamic = {name: {axis: dims[d] for axis, d in axes[name].items()} for name in example}
+    args = tuple(torch.from_numpy(array) for array in example.values())
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -39,8 +54,8 @@ def export_onnx(module: Any, spec: EncoderSpec, example: dict[str, np.ndarray], 
             program = torch.onnx.export(
                 module,
                 args,
-                input_names=names,
-                output_names=[o.name for o in spec.outputs],
+                input_names=list(example),
+                output_names=outputs,
                 dynamic_shapes=dynamic,
                 opset_version=OPSET,
                 dynamo=True,

@@ -14,7 +14,8 @@ Steps (any failure leaves no bundle behind):
 5. ``semantics``: the model's cold-start and similar-items queries, and the
    trend weight calibrated on the validation users (``calibrate``).
 6. ``items.tsv``: external id, categories, training count, metadata by row.
-7. ``manifest.json`` with the SHA-256 of every file, written last; the folder
+7. ``reranker.onnx`` when a re-ranker's checkpoint is given (``export.rerank``).
+8. ``manifest.json`` with the SHA-256 of every file, written last; the folder
    is built under a hidden temporary name and renamed into place in one step,
    then loaded back with ``bundle.loader`` (the server's loader) as a final check.
 
@@ -43,7 +44,9 @@ from export.calibrate import calibrate_trend
 from export.errors import ExportError
 from export.index_build import build_index
 from export.onnx_export import export_onnx, torch_outputs
+from export.rerank import write_reranker
 from training.checkpoint import Checkpoint
+from training.models.base import RetrievalModel
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,17 @@ class ExportConfig:
     max_check_users: int = 1000
     threads: int = 2
     trend_metric: str = "ndcg@10"
+    rerank_n: int = 100  # candidates the re-ranker re-scores by default
 
 
 def write_bundle(
-    checkpoint: Checkpoint, out: str | Path, config: ExportConfig = ExportConfig()
+    checkpoint: Checkpoint,
+    out: str | Path,
+    config: ExportConfig = ExportConfig(),
+    reranker: Checkpoint | None = None,
 ) -> Path:
-    """Write and publish bundle ``out`` (``.../<name>/<version>``); returns its path."""
+    """Write and publish bundle ``out`` (``.../<name>/<version>``); returns its path.
+    ``reranker``, a re-ranker's checkpoint, becomes the bundle's second stage."""
     out = Path(out)
     if out.exists():
         raise ExportError(f"{out} exists: bundles are immutable, choose a new version folder")
@@ -67,7 +75,7 @@ def write_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        manifest = _write_files(checkpoint, staging, out, config)
+        manifest = _write_files(checkpoint, staging, out, config, reranker)
         (staging / MANIFEST).write_text(manifest.to_json())
         os.rename(staging, out)
     except BaseException:
@@ -77,12 +85,23 @@ def write_bundle(
     return out
 
 
-def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: ExportConfig) -> Manifest:
+def _write_files(
+    checkpoint: Checkpoint,
+    folder: Path,
+    out: Path,
+    config: ExportConfig,
+    reranker: Checkpoint | None,
+) -> Manifest:
     model = checkpoint.model
+    if not isinstance(model, RetrievalModel):
+        raise ExportError(
+            f"{checkpoint.path}: model {checkpoint.kind!r} is a re-ranker; export a retrieval "
+            "checkpoint with --reranker pointing at this one"
+        )
     vectors = np.ascontiguousarray(model.item_vectors(), dtype=np.float32)
     np.save(folder / ITEMS, vectors)
     names = [ITEMS, INDEX, ITEM_TABLE]
-    users_spec, table = _write_users(checkpoint, folder)
+    users_spec, table = _write_users(checkpoint, model, folder)
     if users_spec is not None:
         names += [USERS, USER_TABLE]
     rows = np.flatnonzero(checkpoint.validation.history.lengths > 0)[: config.max_check_users]
@@ -117,9 +136,16 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
         )
     cold, similar = model.semantics()
     trend = calibrate_trend(
-        queries, vectors, check, checkpoint.validation_trends[rows],
+        lambda r: queries[r] @ vectors.T, len(vectors), check, checkpoint.validation_trends[rows],
         checkpoint.trend_half_life, metric=config.trend_metric,
     )  # fmt: skip
+    second = None
+    if reranker is not None:
+        second = write_reranker(
+            checkpoint, reranker, folder, check, checkpoint.validation_trends[rows], queries,
+            vectors, config.rerank_n, config.tolerance, config.trend_metric,
+        )  # fmt: skip
+        names.append(second.file)
     _write_item_table(checkpoint, folder / ITEM_TABLE)
     files = {
         name: FileEntry(sha256(folder / name), (folder / name).stat().st_size) for name in names
@@ -135,6 +161,7 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
         semantics=Semantics(cold, similar, trend),
         event_types=tuple(checkpoint.event_types),
         users=users_spec,
+        reranker=second,
         offline_metrics=_offline_metrics(checkpoint),
         checks={
             "onnx_vs_torch_max_abs_error": parity,
@@ -147,9 +174,9 @@ def _write_files(checkpoint: Checkpoint, folder: Path, out: Path, config: Export
 
 
 def _write_users(
-    checkpoint: Checkpoint, folder: Path
+    checkpoint: Checkpoint, model: RetrievalModel, folder: Path
 ) -> tuple[UserTableSpec | None, UserTable | None]:
-    found = checkpoint.model.user_table()
+    found = model.user_table()
     if found is None:
         return None, None
     vectors, trained = found
@@ -158,7 +185,7 @@ def _write_users(
     ids = list(checkpoint.users.ids[trained])  # users training gave no row stay unknown
     vectors = vectors[trained]
     UserTable.write(folder, ids, vectors, USERS, USER_TABLE)
-    spec = UserTableSpec(len(ids), int(vectors.shape[1]), checkpoint.model.user_fallback())
+    spec = UserTableSpec(len(ids), int(vectors.shape[1]), model.user_fallback())
     return spec, UserTable.read(folder / USERS, folder / USER_TABLE, spec.count, spec.dim)
 
 

@@ -89,6 +89,13 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.rerank = Counter(
+            "recserve_rerank_total",
+            "Re-ranking of personalised answers: done, or the retrieval order answered "
+            "because the re-ranker failed (error) or took longer than its budget (over_budget)",
+            ["outcome"],
+            registry=r,
+        )
         self.exhaustive = Counter(
             "recserve_recommend_exhaustive_total",
             "Answers that needed an exact scan because filters emptied the candidates",

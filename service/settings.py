@@ -98,6 +98,20 @@ class Settings(BaseSettings):
         None, gt=0, description="pseudo-count smoothing of the trend share; default: the bundle's"
     )
     trend_half_life_s: float = Field(3600.0, gt=0)
+    rerank_n: int | None = Field(
+        None,
+        ge=0,
+        le=10_000,
+        description="candidates a bundle's re-ranker re-scores (0: off); default: the "
+        "bundle's own; a request may ask for up to max_rerank_n",
+    )
+    max_rerank_n: int = Field(1000, ge=0, le=10_000, description="most candidates re-ranked")
+    rerank_budget_ms: float = Field(
+        50.0,
+        gt=0,
+        description="a re-ranking that takes longer is not used: the retrieval order answers "
+        "(counted in recserve_rerank_total{outcome=over_budget})",
+    )
     trend_refresh_s: float = Field(0.25, gt=0, description="how often the trend snapshot refreshes")
 
     watch_bundles_s: float = Field(0.0, ge=0, description="poll for newer versions (0: off)")

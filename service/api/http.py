@@ -228,12 +228,21 @@ def build_http_app(
         include_category: Annotated[list[str], Query()] = [],  # noqa: B006
         exclude_category: Annotated[list[str], Query()] = [],  # noqa: B006
         now: Annotated[float | None, Query(description="query time, unix seconds")] = None,
+        rerank_n: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=settings.max_rerank_n,
+                description="candidates the bundle's re-ranker re-scores (0: none; default: "
+                "the server's)",
+            ),
+        ] = None,
     ) -> s.RecommendationsOut:
-        result = service.recommend(
-            RecommendRequest(
-                user_id, k, tuple(exclude), tuple(include_category), tuple(exclude_category), now
-            )
-        )
+        request = RecommendRequest(
+            user_id, k, tuple(exclude), tuple(include_category), tuple(exclude_category), now,
+            rerank_n,
+        )  # fmt: skip
+        result = service.recommend(request)
         return s.RecommendationsOut(
             user_id=user_id,
             items=_items(result.items),

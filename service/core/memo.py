@@ -4,8 +4,9 @@ A user's vector, seen set and HNSW candidates only change when their history
 does, so repeated Recommend calls between two events reuse them. Each stage
 fills its own slot of the ``UserMemo`` (history: the mapped events; encode:
 the query; retrieve: the candidates; score: the pool united with the trending
-items). One memo serves every k: it keeps the widest candidate search asked
-for so far, and a narrower request ranks those (a superset of its own).
+items; rerank: the second stage's scores of the pool's best). One memo serves
+every k: it keeps the widest candidate search asked for so far, and a narrower
+request ranks those (a superset of its own).
 
 The ``MemoCache`` holds one entry per user, bounded in bytes (the arrays of
 each memo plus a fixed overhead), least recently used out first. An entry is
@@ -40,6 +41,15 @@ class Pool:
     scores: np.ndarray  # <q, x_j>
 
 
+@dataclass(frozen=True)
+class Reranked:
+    """The re-ranker's answer for one set of candidate rows."""
+
+    rows: np.ndarray  # (n,) the candidates re-scored
+    scores: np.ndarray  # (n,) the re-ranker's scores
+    weights: np.ndarray  # (n, H) its attention over the history's events
+
+
 @dataclass(eq=False)
 class UserMemo:
     """A user as one bundle sees them, or a cold-start source shared by every cold user.
@@ -48,7 +58,7 @@ class UserMemo:
     item scores, the popularity cold start) ranks the items, once encoded.
     """
 
-    history: Sequences | None  # the events on known items, until encoded
+    history: Sequences | None  # the events on known items (until encoded, unless re-ranked)
     seen: np.ndarray  # blocked_set of the history's item rows (never recommended back)
     unknown: int = 0  # events on items the bundle does not know
     query: np.ndarray | None = None  # (D,) user vector
@@ -56,6 +66,7 @@ class UserMemo:
     width: int = 0  # how many items the kept candidate search asked for
     candidates: np.ndarray | None = None  # unseen rows of that search
     pool: Pool | None = None  # built from ``candidates``
+    reranked: Reranked | None = None  # the re-ranker's scores of the pool's best
 
     @property
     def encoded(self) -> bool:
@@ -77,6 +88,8 @@ class UserMemo:
             arrays += [h.indptr, h.item, h.timestamp, h.event_type, h.value]
         if self.pool is not None:
             arrays += [self.pool.rows, self.pool.scores]
+        if self.reranked is not None:
+            arrays += [self.reranked.rows, self.reranked.scores, self.reranked.weights]
         return OVERHEAD + sum(a.nbytes for a in arrays if a is not None)
 
 

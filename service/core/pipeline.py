@@ -3,8 +3,9 @@
 Recommend runs named stage objects (``service.core.stages``), each timed into
 ``recserve_pipeline_stage_seconds{stage=...}``:
 
-    history -> encode -> retrieve -> score -> select   (-> rerank: a bundle with a
-                                                            second stage adds it)
+    history -> encode -> retrieve -> score -> rerank -> select
+
+(``rerank`` works for a bundle with a second stage and passes otherwise)
 
 through an explicit fallback chain for who answers:
 
@@ -35,6 +36,7 @@ from service.core.stages import retrieve
 from service.core.stages.base import Call, Stage
 from service.core.stages.encode import EncodeStage
 from service.core.stages.history import HistoryStage
+from service.core.stages.rerank import RerankStage, rerank_width
 from service.core.stages.retrieve import RetrieveStage
 from service.core.stages.score import ScoreStage
 from service.core.stages.select import SelectStage, top_k
@@ -77,8 +79,11 @@ class RecommendationService:
         self.history = HistoryStage(store, settings.max_history, self.cache, metrics)
         self.encode = EncodeStage()
         self.score = ScoreStage(settings, refresher)
-        # retrieve -> score -> select repeat when select widens the search
-        self.ranking: tuple[Stage, ...] = (RetrieveStage(), self.score, SelectStage(metrics))
+        # retrieve -> score -> rerank -> select repeat when select widens the search
+        self.ranking: tuple[Stage, ...] = (
+            RetrieveStage(), self.score, RerankStage(settings, self.score, metrics),
+            SelectStage(metrics),
+        )  # fmt: skip
         self._timers = {
             stage.name: metrics.stage_timer(stage.name)
             for stage in (self.history, self.encode, *self.ranking)
@@ -120,6 +125,11 @@ class RecommendationService:
         call.given = given
         self._run(self.history, call)
         personalized = call.memo is not None
+        if personalized and (width := rerank_width(call, self.settings)):
+            # the re-ranker reads the best ``width`` unseen items: search past the seen ones
+            assert call.memo is not None
+            seen = len(call.memo.seen) - 1  # a blocked set ends with its closing row
+            call.wanted = min(max(wanted, width + seen), bundle.manifest.item_count)
         if call.memo is None:  # the chain's next link: the bundle's cold-start source
             call.memo = self.cold.source(bundle)
         with self._compute:

@@ -19,6 +19,7 @@ class RecommendRequest:
     include_categories: tuple[str, ...] = ()
     exclude_categories: tuple[str, ...] = ()
     now: float | None = None
+    rerank_n: int | None = None  # candidates re-ranked (0: none); None: the server's default
 
 
 @dataclass(frozen=True)

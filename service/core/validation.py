@@ -49,6 +49,8 @@ def check_recommend(
             raise InvalidArgument(field, f"unknown categories {unknown[:5]}")
     if request.now is not None and not math.isfinite(request.now):
         raise InvalidArgument("now", "must be a finite unix time")
+    if request.rerank_n is not None:
+        check_count("rerank_n", request.rerank_n, 0, settings.max_rerank_n)
 
 
 def validate_events(

@@ -75,21 +75,10 @@ def test_garbage_manifest_is_refused(bundle_copy):
         Bundle.load(bundle_copy)
 
 
-@pytest.mark.parametrize(
-    ("part", "message"),
-    [
-        ("stateful", "stateful encoder, which this server cannot serve"),
-        ("reranker", "re-ranker, which this server cannot serve"),
-    ],
-)
-def test_parts_this_server_cannot_serve_yet_are_refused(bundle_copy, part, message):
-    value = (
-        {"step": "step.onnx", "readout": "readout.onnx", "state_dim": 8}
-        if part == "stateful"
-        else {"file": "reranker.onnx", "retrieval_identity": "0" * 64}
-    )
-    _edit_manifest(bundle_copy, lambda m: m.update({part: value}))
-    with pytest.raises(BundleError, match=message):
+def test_a_stateful_encoder_this_server_cannot_serve_yet_is_refused(bundle_copy):
+    value = {"step": "step.onnx", "readout": "readout.onnx", "state_dim": 8}
+    _edit_manifest(bundle_copy, lambda m: m.update({"stateful": value}))
+    with pytest.raises(BundleError, match="stateful encoder, which this server cannot serve"):
         Bundle.load(bundle_copy)
 
 

@@ -36,10 +36,11 @@ class AsyncClient(Endpoint):
         include_categories: Iterable[str] = (),
         exclude_categories: Iterable[str] = (),
         now: float | None = None,
+        rerank_n: int | None = None,
         timeout: float | None = None,
     ) -> Recommendations:
         call = calls.recommend(
-            user_id, k, exclude_item_ids, include_categories, exclude_categories, now
+            user_id, k, exclude_item_ids, include_categories, exclude_categories, now, rerank_n
         )
         return await self._run(call, timeout)
 

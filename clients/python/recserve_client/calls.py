@@ -34,6 +34,7 @@ def recommend(
     include_categories: Iterable[str],
     exclude_categories: Iterable[str],
     now: float | None,
+    rerank_n: int | None = None,
 ) -> Call[Recommendations]:
     request = pb.RecommendRequest(
         user_id=user_id,
@@ -45,6 +46,8 @@ def recommend(
     )
     if now is not None:
         request.now = now
+    if rerank_n is not None:
+        request.rerank_n = rerank_n
     return Call("Recommend", request, _recommendations)
 
 

@@ -23,4 +23,5 @@ class EncodeStage:
         bundle = call.bundle
         users = bundle.user_context((call.request.user_id,))
         memo.query = bundle.encoder.encode(memo.history, np.array([call.now]), users)[0]
-        memo.history = None  # the seen set and the query are all later stages need
+        if bundle.reranker is None:  # the seen set and the query are all later stages need
+            memo.history = None

@@ -46,6 +46,7 @@ class TrendView:
     the next snapshot."""
 
     bias: np.ndarray  # (I,) float32 trend term per row
+    counts: np.ndarray  # (I,) float32 decayed count per row (0 outside the snapshot)
     rows: np.ndarray  # (T,) the trending candidates, most trending first
     vectors: np.ndarray  # (T, D) their item vectors, contiguous
     not_trending: np.ndarray  # (I,) bool: row is not in ``rows``
@@ -62,11 +63,13 @@ class TrendView:
         count = len(vectors)
         candidates = rows[:top]
         bias = trend_bias(count, rows, counts, beta, alpha)
+        per_row = np.zeros(count, dtype=np.float32)
+        per_row[rows] = counts
         if previous is not None and np.array_equal(previous.rows, candidates):
-            return cls(bias, previous.rows, previous.vectors, previous.not_trending)
+            return cls(bias, per_row, previous.rows, previous.vectors, previous.not_trending)
         not_trending = np.ones(count, dtype=bool)
         not_trending[candidates] = False
-        return cls(bias, candidates, vectors[candidates], not_trending)
+        return cls(bias, per_row, candidates, vectors[candidates], not_trending)
 
 
 def pool(

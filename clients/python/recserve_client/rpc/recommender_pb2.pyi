@@ -15,18 +15,20 @@ class CategoryFilter(_message.Message):
     def __init__(self, include: _Optional[_Iterable[str]] = ..., exclude: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecommendRequest(_message.Message):
-    __slots__ = ("user_id", "k", "exclude_item_ids", "filter", "now")
+    __slots__ = ("user_id", "k", "exclude_item_ids", "filter", "now", "rerank_n")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     NOW_FIELD_NUMBER: _ClassVar[int]
+    RERANK_N_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     k: int
     exclude_item_ids: _containers.RepeatedScalarFieldContainer[str]
     filter: CategoryFilter
     now: float
-    def __init__(self, user_id: _Optional[str] = ..., k: _Optional[int] = ..., exclude_item_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[CategoryFilter, _Mapping]] = ..., now: _Optional[float] = ...) -> None: ...
+    rerank_n: int
+    def __init__(self, user_id: _Optional[str] = ..., k: _Optional[int] = ..., exclude_item_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[CategoryFilter, _Mapping]] = ..., now: _Optional[float] = ..., rerank_n: _Optional[int] = ...) -> None: ...
 
 class ScoredItem(_message.Message):
     __slots__ = ("item_id", "score", "categories")
