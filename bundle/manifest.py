@@ -231,12 +231,28 @@ class TrendSemantics:
     calibration: dict[str, Any] = field(default_factory=dict)
 
 
+EXPLANATIONS = ("additive", "attention", "leave-one-out")
+
+
 @dataclass(frozen=True)
 class Semantics:
+    """What the vectors mean. ``explanation`` says how a recommendation is explained:
+    ``additive`` (the user vector is sum_i w_i q_i with w the encoder's
+    ``history_weights`` and q_i the similar-items query of history item i, so
+    w_i <q_i, x_j> is item i's exact share of the score), ``attention`` (the
+    encoder's ``history_weights`` are the model's own attention over the history)
+    or ``leave-one-out`` (the score change when an event is left out, computed
+    only when asked)."""
+
     cold_start: ColdStart
     similar_items: ItemQuery
     trend: TrendSemantics
     score: str = "inner product <user vector, item vector>"
+    explanation: str = "leave-one-out"
+
+    def __post_init__(self) -> None:
+        if self.explanation not in EXPLANATIONS:
+            raise ValueError(f"explanation must be one of {EXPLANATIONS}")
 
 
 @dataclass(frozen=True)
@@ -336,6 +352,12 @@ class Manifest:
                 )
         if self.encoder.needs_users and self.users is None:
             raise ValueError("the encoder reads the user table but the bundle has none")
+        roles = {o.role for o in self.encoder.outputs}
+        if self.semantics.explanation != "leave-one-out" and "history_weights" not in roles:
+            raise ValueError(
+                f"a {self.semantics.explanation} explanation needs an encoder output with the "
+                "role history_weights"
+            )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

@@ -158,7 +158,7 @@ def _write_files(
         item_count=int(vectors.shape[0]),
         encoder=spec,
         index=index_info,
-        semantics=Semantics(cold, similar, trend),
+        semantics=Semantics(cold, similar, trend, explanation=model.explanation()),
         event_types=tuple(checkpoint.event_types),
         users=users_spec,
         reranker=second,

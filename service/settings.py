@@ -105,6 +105,7 @@ class Settings(BaseSettings):
         description="candidates a bundle's re-ranker re-scores (0: off); default: the "
         "bundle's own; a request may ask for up to max_rerank_n",
     )
+    explain_items: int = Field(5, ge=1, le=100, description="history items per explanation")
     max_rerank_n: int = Field(1000, ge=0, le=10_000, description="most candidates re-ranked")
     rerank_budget_ms: float = Field(
         50.0,

@@ -45,7 +45,7 @@ def trained(request, tmp_path_factory, small_log):
     checkpoint = load_checkpoint(folder)
     bundle = write_bundle(checkpoint, root / "bundles" / name / "1")
     with (
-        running(bundle, trend_beta=0.0) as server,
+        running(bundle, trend_beta=0.0, explain_items=100) as server,
         grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel,
     ):
         yield checkpoint, server, rpc.RecommenderStub(channel)
@@ -124,3 +124,58 @@ def test_the_bundle_carries_its_model_and_a_calibrated_trend_weight(trained):
     grid = trend.calibration["grid"]
     assert trend.beta == max((float(b) for b in grid), key=lambda b: (grid[f"{b:g}"], -b))
     assert server.service.score.trend_terms(server.bundles.current) == (0.0, trend.alpha)
+
+
+def _by_item(checkpoint, rows: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for row, weight in zip(rows.tolist(), np.asarray(weights, np.float64).tolist(), strict=True):
+        item = checkpoint.items.ids[row]
+        out[item] = out.get(item, 0.0) + weight
+    return out
+
+
+def test_every_recommended_item_is_explained_as_the_model_declares(trained):
+    checkpoint, server, stub = trained
+    bundle = server.bundles.current
+    kind = bundle.manifest.semantics.explanation
+    part = checkpoint.validation.history.take([1])
+    rows, stamps = part.item.astype(np.int64)[-8:], part.timestamp[-8:]
+    name = f"explained-{time.time_ns()}"
+    _record(stub, name, [checkpoint.items.ids[i] for i in rows], stamps.tolist())
+    reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=5, now=NOW, explain=True))
+    plain = stub.Recommend(pb.RecommendRequest(user_id=name, k=5, now=NOW))
+    assert [i.item_id for i in reply.items] == [i.item_id for i in plain.items]
+    assert not any(i.HasField("explanation") for i in plain.items)  # no cost unless asked
+    view = checkpoint.event_types.index("view")
+    model = checkpoint.model
+    for item in reply.items:
+        why = item.explanation
+        assert why.kind == kind and why.items
+        got = {i.item_id: i.weight for i in why.items}
+        j = int(checkpoint.items.index_of(item.item_id)[0])
+        if kind == "additive":  # LED: <v_i, v_j> / n, and the bias is the rest
+            distinct = np.unique(rows)
+            v = model.item_vectors()
+            want = _by_item(checkpoint, distinct, v[distinct, :-1] @ v[j, :-1] / len(distinct))
+            assert why.rest == pytest.approx(v[j, -1], abs=1e-4)
+            assert sum(got.values()) + why.rest == pytest.approx(item.score, abs=1e-4)
+        elif kind == "attention":  # the encoder module's own weights (AttRec: eqs. 4-6)
+            history = Sequences.single(rows, stamps, np.full(len(rows), view), np.ones(len(rows)))
+            inputs = model.encoder_inputs(history, np.array([NOW]), np.array([-1]))
+            spec = model.encoder_spec()
+            import torch
+
+            with torch.no_grad():
+                _, weights = model.export_encoder()(
+                    *(torch.from_numpy(inputs[e.name]) for e in spec.inputs)
+                )
+            want = _by_item(checkpoint, inputs[spec.inputs[0].name][0], weights[0].numpy())
+        else:  # leave-one-out: the model's score drop without each item's events
+            full = _offline(checkpoint, rows, stamps, -1)[j]
+            distinct = np.unique(rows)
+            drops = [full - _offline(checkpoint, rows[rows != u], stamps[rows != u], -1)[j]
+                     for u in distinct]  # fmt: skip
+            want = _by_item(checkpoint, distinct, np.array(drops))
+        for item_id, weight in got.items():
+            assert weight == pytest.approx(want[item_id], abs=1e-4)
+        assert set(got) == set(want)  # every history item, as explain_items allows

@@ -129,3 +129,24 @@ def test_a_reranker_aligned_to_another_item_table_is_refused(served, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="another item table"):
         Bundle.load(copy)
+
+
+def test_reranked_items_are_explained_by_the_rerankers_own_attention(served):
+    first, second, server, stub = served
+    name = f"explained-{time.time_ns()}"
+    rows, stamps = _history(stub, first, 7, name)
+    reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=5, now=NOW, explain=True))
+    history = Sequences.single(rows, stamps, np.zeros(len(rows)), np.ones(len(rows)))
+    cut = history.last(second.model.history_policy().max_length)
+    for item in reply.items:
+        assert item.explanation.kind == "attention"
+        candidate = first.items.index_of([item.item_id])
+        _, weights = second.model.explain_candidates(history, candidate[None, :])
+        want: dict[str, float] = {}
+        for row, w in zip(cut.item.tolist(), weights[0, 0].tolist(), strict=True):
+            want[first.items.ids[row]] = want.get(first.items.ids[row], 0.0) + w
+        top = sorted(want, key=lambda i: -abs(want[i]))[: server.settings.explain_items]
+        got = {i.item_id: i.weight for i in item.explanation.items}
+        assert set(got) == set(top)
+        for item_id, weight in got.items():
+            assert weight == pytest.approx(want[item_id], abs=1e-4)

@@ -79,6 +79,7 @@ def to_request(request: pb.RecommendRequest) -> RecommendRequest:
         exclude_categories=tuple(request.filter.exclude),
         now=request.now if request.HasField("now") else None,
         rerank_n=request.rerank_n if request.HasField("rerank_n") else None,
+        explain=request.explain,
     )
 
 

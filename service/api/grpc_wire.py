@@ -84,7 +84,10 @@ class ReplyWriter:
         return b"".join(parts)
 
     def recommend(self, result: Recommendations) -> bytes:
-        """A serialized ``RecommendResponse``."""
+        """A serialized ``RecommendResponse`` (built by protobuf when it carries
+        explanations: they are asked for rarely and vary per call)."""
+        if result.explanations is not None:
+            return explained(result).SerializeToString()
         key = (result.model_version, result.personalized, result.fallback_reason)
         tail = self._tails.get(key)
         if tail is None:
@@ -99,3 +102,22 @@ class ReplyWriter:
         """A serialized ``SimilarItemsResponse``."""
         tail = pb.SimilarItemsResponse(model_version=result.model_version).SerializeToString()
         return self.items(result) + tail
+
+
+def explained(result: Recommendations) -> pb.RecommendResponse:
+    """The reply with each item's explanation, as protobuf objects."""
+    items = []
+    for i in result.items:
+        why = None
+        if i.explanation is not None:
+            e = i.explanation
+            why = pb.Explanation(
+                kind=e.kind, rest=e.rest,
+                items=[pb.ExplainedItem(item_id=h, weight=w) for h, w in e.items],
+            )  # fmt: skip
+        items.append(pb.ScoredItem(item_id=i.item_id, score=i.score,
+                                   categories=i.categories, explanation=why))  # fmt: skip
+    return pb.RecommendResponse(
+        items=items, model_version=result.model_version, personalized=result.personalized,
+        fallback_reason=result.fallback_reason,
+    )  # fmt: skip

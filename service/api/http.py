@@ -31,7 +31,7 @@ from service.auth import ANONYMOUS, REFUSED, Forbidden, Tokens, Unauthenticated,
 from service.bundle_manager import BundleManager
 from service.core.errors import InvalidArgument, NotFound, NotReady
 from service.core.pipeline import RecommendationService
-from service.core.types import EventInput, RecommendRequest, ScoredItem
+from service.core.types import EventInput, Explanation, RecommendRequest, ScoredItem
 from service.core.validation import ID_PATTERN
 from service.metrics import Metrics, http_outcome
 from service.ratelimit import RateLimited, RateLimiter
@@ -59,9 +59,21 @@ register_url_convertor("id", _AnyText())
 
 def _items(items: list[ScoredItem]) -> list[s.ScoredItemOut]:
     return [
-        s.ScoredItemOut(item_id=i.item_id, score=i.score, categories=list(i.categories))
+        s.ScoredItemOut(
+            item_id=i.item_id,
+            score=i.score,
+            categories=list(i.categories),
+            explanation=_explanation(i.explanation),
+        )
         for i in items
     ]
+
+
+def _explanation(e: Explanation | None) -> s.ExplanationOut | None:
+    if e is None:
+        return None
+    items = [s.ExplainedItemOut(item_id=h, weight=w) for h, w in e.items]
+    return s.ExplanationOut(kind=e.kind, items=items, rest=e.rest)
 
 
 LARGE_BODY = 64 << 10  # bytes: RecordEvents bodies from this size are parsed one at a time
@@ -237,10 +249,13 @@ def build_http_app(
                 "the server's)",
             ),
         ] = None,
+        explain: Annotated[
+            bool, Query(description="explain each item: the history items that drove it")
+        ] = False,
     ) -> s.RecommendationsOut:
         request = RecommendRequest(
             user_id, k, tuple(exclude), tuple(include_category), tuple(exclude_category), now,
-            rerank_n,
+            rerank_n, explain,
         )  # fmt: skip
         result = service.recommend(request)
         return s.RecommendationsOut(

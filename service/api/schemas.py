@@ -5,10 +5,24 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ExplainedItemOut(BaseModel):
+    item_id: str
+    weight: float
+
+
+class ExplanationOut(BaseModel):
+    kind: str = Field(description="additive | attention | leave-one-out")
+    items: list[ExplainedItemOut]
+    rest: float | None = Field(
+        None, description="additive: the part of the score no history item explains"
+    )
+
+
 class ScoredItemOut(BaseModel):
     item_id: str
     score: float
     categories: list[str] = []
+    explanation: ExplanationOut | None = None
 
 
 class RecommendationsOut(BaseModel):

@@ -31,17 +31,19 @@ from bundle.loader import Bundle
 from service.bundle_manager import BundleManager
 from service.core.cold_start import ColdStart
 from service.core.errors import NotFound, NotReady
+from service.core.explain import encoder_explanations, reranker_explanations
 from service.core.memo import MemoCache
 from service.core.stages import retrieve
 from service.core.stages.base import Call, Stage
 from service.core.stages.encode import EncodeStage
-from service.core.stages.history import HistoryStage
+from service.core.stages.history import HistoryStage, to_history
 from service.core.stages.rerank import RerankStage, rerank_width
 from service.core.stages.retrieve import RetrieveStage
 from service.core.stages.score import ScoreStage
 from service.core.stages.select import SelectStage, top_k
 from service.core.types import (
     EventInput,
+    Explanation,
     Recommendations,
     RecommendRequest,
     RecordResult,
@@ -140,9 +142,25 @@ class RecommendationService:
         if call.version is not None:  # kept (or re-measured) with what the stages added
             self.cache.put(request.user_id, call.version, call.memo)
         self._answers[personalized].inc()
+        why = self._explain(call) if request.explain else None
         return Recommendations(
-            call.rows, call.scores, bundle.items, bundle.version, personalized, call.reason
+            call.rows, call.scores, bundle.items, bundle.version, personalized, call.reason, why
         )
+
+    def _explain(self, call: Call) -> tuple[Explanation | None, ...]:
+        """Per answer item, which history items drove it (only when asked)."""
+        if call.reason:  # the cold-start source answered: no history drove it
+            return (None,) * len(call.rows)
+        bundle, top = call.bundle, self.settings.explain_items
+        history, _ = to_history(bundle, call.events)
+        with self._compute:
+            found = encoder_explanations(
+                bundle, history, call.now, call.request.user_id, call.rows, call.scores, top
+            )
+            if call.reranked is not None:
+                by_row = reranker_explanations(bundle, history, call.reranked, call.rows, top)
+                found = [by_row.get(int(r), e) for r, e in zip(call.rows, found, strict=True)]
+        return tuple(found)
 
     def smoke_test(self, bundle: Bundle) -> None:
         """Serve ``bundle`` through the real stages before it goes live (a

@@ -20,6 +20,16 @@ class RecommendRequest:
     exclude_categories: tuple[str, ...] = ()
     now: float | None = None
     rerank_n: int | None = None  # candidates re-ranked (0: none); None: the server's default
+    explain: bool = False  # explain each recommended item (``service.core.explain``)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which history items drove one recommended item (``service.core.explain``)."""
+
+    kind: str  # additive | attention | leave-one-out
+    items: tuple[tuple[str, float], ...]  # (history item id, weight), largest |weight| first
+    rest: float | None = None  # additive: the part of the score no history item explains
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class ScoredItem:
     item_id: str
     score: float
     categories: tuple[str, ...] = ()
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)
@@ -43,13 +54,15 @@ class Recommendations:
     model_version: str
     personalized: bool
     fallback_reason: str = ""
+    explanations: tuple[Explanation | None, ...] | None = None  # by item, when asked
 
     @property
     def items(self) -> list[ScoredItem]:
         ids, cats = self.table.ids, self.table.row_categories
+        why = self.explanations or (None,) * len(self.rows)
         return [
-            ScoredItem(ids[r], s, cats[r])
-            for r, s in zip(self.rows.tolist(), self.scores.tolist(), strict=True)
+            ScoredItem(ids[r], s, cats[r], e)
+            for r, s, e in zip(self.rows.tolist(), self.scores.tolist(), why, strict=True)
         ]
 
 

@@ -283,3 +283,21 @@ def test_an_event_type_the_model_was_not_trained_on_is_kept_and_served(server, s
     hal = stub.Recommend(pb.RecommendRequest(user_id="hal", k=10))
     assert gil.personalized  # encoded as the model's default type: the same answer
     assert [i.item_id for i in gil.items] == [i.item_id for i in hal.items]
+
+
+def test_explanations_over_rest_and_grpc_are_the_same_and_only_when_asked(server, stub, http):
+    items = _category_items(server.bundles.current.items, "cat-05", 5)
+    _record(stub, "erin", items)
+    rest = http.get("/v1/recommendations/erin", params={"k": 3, "explain": "true"}).json()
+    rpc = stub.Recommend(pb.RecommendRequest(user_id="erin", k=3, explain=True))
+    plain = http.get("/v1/recommendations/erin", params={"k": 3}).json()
+    assert all(i["explanation"] is None for i in plain["items"])
+    for r, g in zip(rest["items"], rpc.items, strict=True):
+        why = r["explanation"]
+        assert why["kind"] == g.explanation.kind == "additive"  # LED
+        assert [e["item_id"] for e in why["items"]] == [e.item_id for e in g.explanation.items]
+        assert {e["item_id"] for e in why["items"]} <= set(items)
+        total = sum(e["weight"] for e in why["items"]) + why["rest"]
+        assert total == pytest.approx(r["score"], abs=1e-4)  # the weights add up to the score
+    cold = http.get("/v1/recommendations/nobody-yet", params={"explain": "true"}).json()
+    assert not cold["personalized"] and all(i["explanation"] is None for i in cold["items"])

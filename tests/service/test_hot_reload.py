@@ -163,7 +163,10 @@ def _encoder(folder, width: int, value: float) -> None:
     output = helper.make_tensor_value_info("user", TensorProto.FLOAT, [1, width])
     constant = helper.make_tensor("c", TensorProto.FLOAT, [1, width], [value] * width)
     node = helper.make_node("Constant", [], ["user"], value=constant)
-    graph = helper.make_graph([node], "liar", inputs, [output])
+    # LED's second output, each event's share of the user vector
+    share = helper.make_tensor_value_info("share", TensorProto.FLOAT, ["batch", "history"])
+    copy = helper.make_node("Identity", ["weights"], ["share"])
+    graph = helper.make_graph([node, copy], "liar", inputs, [output, share])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, folder / "encoder.onnx")

@@ -29,6 +29,7 @@ class FutureBatch:
     history_mask: np.ndarray  # (B, H) float32
     future: np.ndarray  # (B, F) int64 item rows of S_u
     future_mask: np.ndarray  # (B, F) float32
+    timelines: np.ndarray  # (B,) rows of the batcher's sequences the cuts are of
 
 
 class FutureBatcher:
@@ -72,5 +73,10 @@ class FutureBatcher:
         )
         return FutureBatch(
             history_items, history_mask.astype(np.float32),
-            future_items, future_mask.astype(np.float32),
+            future_items, future_mask.astype(np.float32), which,
         )  # fmt: skip
+
+    def items_of(self, batch: FutureBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(batch row, item) of every event of each cut's whole timeline."""
+        part = self.sequences.take(batch.timelines)
+        return part.row_ids(), part.item.astype(np.int64)

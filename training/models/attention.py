@@ -67,6 +67,8 @@ class AttentionConfig:
     positives: int = 10  # |S_u|
     negatives: int = 100  # |N_u|
     gamma: float = 0.75  # P_gamma of eq. 5
+    # negatives outside S_u only (the paper), or outside the user's whole timeline
+    negatives_outside: str = "timeline"
     fine_tune: bool = False  # section 3 keeps the item embeddings fixed
     recency: bool = True  # a learned attention bias per recency rank (not in the paper)
     sink: bool = True  # a learned key/value every layer may attend to (not in the paper)
@@ -88,6 +90,8 @@ class AttentionConfig:
             raise ValueError("holdout must be in (0, 1)")
         if self.gamma < 0:
             raise ValueError("gamma must be >= 0")
+        if self.negatives_outside not in ("future", "timeline"):
+            raise ValueError("negatives_outside must be 'future' or 'timeline'")
 
 
 class AttentionNetwork(torch.nn.Module):
@@ -246,12 +250,13 @@ class AttentionReranker(Reranker):
         counts = np.bincount(train.item, minlength=train.n_items)
         sampler = AliasSampler(popularity_distribution(counts, c.gamma))
         fixed = batcher.batch(holdout, cut="last")
-        fixed_negatives = self._negatives(fixed, sampler, np.random.default_rng(c.train.seed + 1))
+        draw = lambda batch, rng: self._negatives(batch, batcher, sampler, rng)  # noqa: E731
+        fixed_negatives = draw(fixed, np.random.default_rng(c.train.seed + 1))
         net.to(device)
 
         def step(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
             batch = batcher.batch(training[rows % len(training)], rng)
-            return self._loss(batch, self._negatives(batch, sampler, rng), device)
+            return self._loss(batch, draw(batch, rng), device)
 
         def validate() -> float:
             return -float(self._loss(fixed, fixed_negatives, device))
@@ -262,12 +267,21 @@ class AttentionReranker(Reranker):
         return self
 
     def _negatives(
-        self, batch: FutureBatch, sampler: AliasSampler, rng: np.random.Generator
+        self,
+        batch: FutureBatch,
+        batcher: FutureBatcher,
+        sampler: AliasSampler,
+        rng: np.random.Generator,
     ) -> np.ndarray:
-        """(B, |N_u|) draws from P_gamma outside each user's S_u (N_u and S_u are disjoint)."""
+        """(B, |N_u|) draws from P_gamma outside each user's S_u (N_u and S_u are
+        disjoint, sec. 4.2), or outside every item of their timeline: an item the user
+        had before is no negative (it is what the model attends over) and a served
+        re-ranker never sees one (seen items are not recommended)."""
         forbidden = np.zeros((len(batch.future), len(sampler)), dtype=bool)
         rows, cols = np.nonzero(batch.future_mask)
         forbidden[rows, batch.future[rows, cols]] = True
+        if self.config.negatives_outside == "timeline":
+            forbidden[batcher.items_of(batch)] = True
         return sample_negatives(sampler, rng, self.config.negatives, forbidden)
 
     def _loss(

@@ -333,6 +333,10 @@ class AttRec(TorchRetrievalModel):
     def export_encoder(self) -> torch.nn.Module:
         return self._module
 
+    def explanation(self) -> str:
+        """The self-attention weights of each history event in m_u (eqs. 4-6)."""
+        return "attention"
+
     def item_vectors(self) -> np.ndarray:
         V, X = self._V, self._X
         norms = np.stack([(V**2).sum(1), (X**2).sum(1)], axis=1)

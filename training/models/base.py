@@ -138,6 +138,11 @@ class RetrievalModel(Servable):
         """What the vectors mean: the cold-start query (or popularity) and how a
         similar-items query is formed from an item row."""
 
+    def explanation(self) -> str:
+        """How its recommendations are explained (``bundle.manifest.Semantics``):
+        leave-one-out unless the model declares an exact form."""
+        return "leave-one-out"
+
     def index_form(self) -> IndexForm:
         """How the HNSW index sees the vectors (default: inner product over them as
         they are); a form whose ranking differs from the model's fails the exporter's

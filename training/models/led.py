@@ -157,10 +157,13 @@ class LEDEncoder(torch.nn.Module):
         self.register_buffer("table", torch.from_numpy(np.ascontiguousarray(item_table)))
         self.norm_power = norm_power
 
-    def forward(self, items: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        summed = (self.table[items] * weights.unsqueeze(-1)).sum(1)
-        user = summed / weights.sum(1, keepdim=True).clamp_min(1e-9) ** self.norm_power
-        return torch.cat([user, torch.ones_like(user[:, :1])], dim=1)
+    def forward(
+        self, items: torch.Tensor, weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """[sum_i a_i v_i, 1] and a (B, H): a_i = w_i / (sum w)^p, each event's share."""
+        share = weights / weights.sum(1, keepdim=True).clamp_min(1e-9) ** self.norm_power
+        user = (self.table[items] * share.unsqueeze(-1)).sum(1)
+        return torch.cat([user, torch.ones_like(user[:, :1])], dim=1), share
 
 
 @register("led")
@@ -248,7 +251,10 @@ class LED(TorchRetrievalModel):
     def encoder_spec(self) -> EncoderSpec:
         return EncoderSpec(
             inputs=(InputSpec("items", "item_rows"), InputSpec("weights", "mask")),
-            outputs=(OutputSpec("user", "user_vector", self._table.shape[1] + 1),),
+            outputs=(
+                OutputSpec("user", "user_vector", self._table.shape[1] + 1),
+                OutputSpec("share", "history_weights"),
+            ),
             history=HistoryPolicy(max_length=self.config.max_history, distinct_items=True),
         )
 
@@ -257,6 +263,10 @@ class LED(TorchRetrievalModel):
 
     def item_vectors(self) -> np.ndarray:
         return np.concatenate([self._table, self._bias[:, None]], axis=1)
+
+    def explanation(self) -> str:
+        """The user vector is sum_i a_i [v_i, 0] + [0, 1]: additive over history items."""
+        return "additive"
 
     def semantics(self) -> tuple[ColdStart, ItemQuery]:
         """Cold start: the query [0, ..., 0, 1] ranks items by their learned bias b_i

@@ -17,6 +17,7 @@ from recserve_client.retry import RetryPolicy
 from recserve_client.types import (
     Event,
     EventError,
+    Explanation,
     Recommendations,
     RecordResult,
     ScoredItem,
@@ -29,6 +30,7 @@ __all__ = [
     "Client",
     "Event",
     "EventError",
+    "Explanation",
     "Recommendations",
     "RecordResult",
     "RecserveError",

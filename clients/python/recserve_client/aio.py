@@ -37,10 +37,18 @@ class AsyncClient(Endpoint):
         exclude_categories: Iterable[str] = (),
         now: float | None = None,
         rerank_n: int | None = None,
+        explain: bool = False,
         timeout: float | None = None,
     ) -> Recommendations:
         call = calls.recommend(
-            user_id, k, exclude_item_ids, include_categories, exclude_categories, now, rerank_n
+            user_id,
+            k,
+            exclude_item_ids,
+            include_categories,
+            exclude_categories,
+            now,
+            rerank_n,
+            explain,
         )
         return await self._run(call, timeout)
 

@@ -11,6 +11,7 @@ from recserve_client.rpc import recommender_pb2 as pb
 from recserve_client.types import (
     Event,
     EventError,
+    Explanation,
     Recommendations,
     RecordResult,
     ScoredItem,
@@ -35,6 +36,7 @@ def recommend(
     exclude_categories: Iterable[str],
     now: float | None,
     rerank_n: int | None = None,
+    explain: bool = False,
 ) -> Call[Recommendations]:
     request = pb.RecommendRequest(
         user_id=user_id,
@@ -48,6 +50,7 @@ def recommend(
         request.now = now
     if rerank_n is not None:
         request.rerank_n = rerank_n
+    request.explain = explain
     return Call("Recommend", request, _recommendations)
 
 
@@ -98,7 +101,17 @@ def _event(message: Any) -> Event:
 
 
 def _items(messages: Iterable[Any]) -> tuple[ScoredItem, ...]:
-    return tuple(ScoredItem(m.item_id, m.score, tuple(m.categories)) for m in messages)
+    return tuple(
+        ScoredItem(m.item_id, m.score, tuple(m.categories), _explanation(m)) for m in messages
+    )
+
+
+def _explanation(message: Any) -> Explanation | None:
+    if not message.HasField("explanation"):
+        return None
+    e = message.explanation
+    rest = e.rest if e.HasField("rest") else None
+    return Explanation(e.kind, tuple((i.item_id, i.weight) for i in e.items), rest)
 
 
 def _recommendations(reply: Any) -> Recommendations:

@@ -34,12 +34,20 @@ class Client(Endpoint):
         exclude_categories: Iterable[str] = (),
         now: float | None = None,
         rerank_n: int | None = None,
+        explain: bool = False,
         timeout: float | None = None,
     ) -> Recommendations:
         """Top ``k`` items for ``user_id`` from their live history (or the fallback);
         ``rerank_n`` candidates re-scored by the bundle's re-ranker (0: none)."""
         call = calls.recommend(
-            user_id, k, exclude_item_ids, include_categories, exclude_categories, now, rerank_n
+            user_id,
+            k,
+            exclude_item_ids,
+            include_categories,
+            exclude_categories,
+            now,
+            rerank_n,
+            explain,
         )
         return self._run(call, timeout)
 

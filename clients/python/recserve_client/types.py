@@ -25,10 +25,20 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """Which history items drove a recommended item (asked for with ``explain=True``)."""
+
+    kind: str  # "additive" | "attention" | "leave-one-out"
+    items: tuple[tuple[str, float], ...]  # (history item id, weight), largest first
+    rest: float | None = None  # additive: the part of the score no history item explains
+
+
+@dataclass(frozen=True)
 class ScoredItem:
     item_id: str
     score: float
     categories: tuple[str, ...] = ()
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ NO_SCORES.setflags(write=False)
 
 if TYPE_CHECKING:
     from bundle.loader import Bundle
-    from service.core.memo import UserMemo
+    from service.core.memo import Reranked, UserMemo
     from service.core.types import RecommendRequest
     from service.store.base import StoredEvent
 
@@ -24,7 +24,7 @@ class Call:
 
     __slots__ = (
         "bundle", "candidates", "done", "events", "given", "memo", "now", "pool", "reason",
-        "request", "rows", "scores", "version", "wanted",
+        "request", "reranked", "rows", "scores", "version", "wanted",
     )  # fmt: skip
 
     def __init__(self, request: RecommendRequest, bundle: Bundle, now: float, wanted: int) -> None:
@@ -40,6 +40,7 @@ class Call:
         self.candidates = NO_ROWS  # retrieve: unseen candidate rows
         self.pool = NO_ROWS  # score: candidates + trending items
         self.scores = NO_SCORES  # score: model + trend term of the pool
+        self.reranked: Reranked | None = None  # rerank: the scores it used, if it ran
         self.rows = NO_ROWS  # select: the answer, best first
         self.done = False  # select: True when k items passed (else retrieve widens)
 

@@ -86,6 +86,7 @@ class RerankStage:
             found = Reranked(rows, logits[0], weights[0])
             memo.reranked = found
         self._outcome["done"].inc()
+        call.reranked = found
         view = self.score.view(bundle)
         trend = spec.trend
         second = found.scores + np.float32(trend.beta) * np.log(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drecserve/v1/recommender.proto\x12\x0brecserve.v1\"2\n\x0e\x43\x61tegoryFilter\x12\x0f\n\x07include\x18\x01 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x02 \x03(\t\"\xb3\x01\n\x10RecommendRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\x12\x18\n\x10\x65xclude_item_ids\x18\x03 \x03(\t\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x1b.recserve.v1.CategoryFilter\x12\x10\n\x03now\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08rerank_n\x18\x06 \x01(\x05H\x01\x88\x01\x01\x42\x06\n\x04_nowB\x0b\n\t_rerank_n\"@\n\nScoredItem\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\ncategories\x18\x03 \x03(\t\"\x81\x01\n\x11RecommendResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x14\n\x0cpersonalized\x18\x03 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x04 \x01(\t\"\x93\x01\n\x05\x45vent\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x16\n\ttimestamp\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x12\n\x05value\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\tB\x0c\n\n_timestampB\x08\n\x06_value\"9\n\x13RecordEventsRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.recserve.v1.Event\";\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"e\n\x14RecordEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\'\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x17.recserve.v1.EventError\x12\x12\n\nduplicates\x18\x03 \x01(\x05\"7\n\x15GetUserHistoryRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"<\n\x16GetUserHistoryResponse\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.recserve.v1.Event\"1\n\x13SimilarItemsRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\"U\n\x14SimilarItemsResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\x1f\n\x12GetTrendingRequest\x12\t\n\x01k\x18\x01 \x01(\x05\"=\n\x13GetTrendingResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem2\xb0\x03\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.recserve.v1.RecommendRequest\x1a\x1e.recserve.v1.RecommendResponse\x12S\n\x0cRecordEvents\x12 .recserve.v1.RecordEventsRequest\x1a!.recserve.v1.RecordEventsResponse\x12Y\n\x0eGetUserHistory\x12\".recserve.v1.GetUserHistoryRequest\x1a#.recserve.v1.GetUserHistoryResponse\x12S\n\x0cSimilarItems\x12 .recserve.v1.SimilarItemsRequest\x1a!.recserve.v1.SimilarItemsResponse\x12P\n\x0bGetTrending\x12\x1f.recserve.v1.GetTrendingRequest\x1a .recserve.v1.GetTrendingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drecserve/v1/recommender.proto\x12\x0brecserve.v1\"2\n\x0e\x43\x61tegoryFilter\x12\x0f\n\x07include\x18\x01 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x02 \x03(\t\"\xc4\x01\n\x10RecommendRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\x12\x18\n\x10\x65xclude_item_ids\x18\x03 \x03(\t\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x1b.recserve.v1.CategoryFilter\x12\x10\n\x03now\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08rerank_n\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\x07 \x01(\x08\x42\x06\n\x04_nowB\x0b\n\t_rerank_n\"0\n\rExplainedItem\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"b\n\x0b\x45xplanation\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12)\n\x05items\x18\x02 \x03(\x0b\x32\x1a.recserve.v1.ExplainedItem\x12\x11\n\x04rest\x18\x03 \x01(\x02H\x00\x88\x01\x01\x42\x07\n\x05_rest\"o\n\nScoredItem\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\ncategories\x18\x03 \x03(\t\x12-\n\x0b\x65xplanation\x18\x04 \x01(\x0b\x32\x18.recserve.v1.Explanation\"\x81\x01\n\x11RecommendResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x14\n\x0cpersonalized\x18\x03 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x04 \x01(\t\"\x93\x01\n\x05\x45vent\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x16\n\ttimestamp\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x12\n\x05value\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\tB\x0c\n\n_timestampB\x08\n\x06_value\"9\n\x13RecordEventsRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.recserve.v1.Event\";\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"e\n\x14RecordEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\'\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x17.recserve.v1.EventError\x12\x12\n\nduplicates\x18\x03 \x01(\x05\"7\n\x15GetUserHistoryRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"<\n\x16GetUserHistoryResponse\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.recserve.v1.Event\"1\n\x13SimilarItemsRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\"U\n\x14SimilarItemsResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\x1f\n\x12GetTrendingRequest\x12\t\n\x01k\x18\x01 \x01(\x05\"=\n\x13GetTrendingResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.recserve.v1.ScoredItem2\xb0\x03\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.recserve.v1.RecommendRequest\x1a\x1e.recserve.v1.RecommendResponse\x12S\n\x0cRecordEvents\x12 .recserve.v1.RecordEventsRequest\x1a!.recserve.v1.RecordEventsResponse\x12Y\n\x0eGetUserHistory\x12\".recserve.v1.GetUserHistoryRequest\x1a#.recserve.v1.GetUserHistoryResponse\x12S\n\x0cSimilarItems\x12 .recserve.v1.SimilarItemsRequest\x1a!.recserve.v1.SimilarItemsResponse\x12P\n\x0bGetTrending\x12\x1f.recserve.v1.GetTrendingRequest\x1a .recserve.v1.GetTrendingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,31 +34,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATEGORYFILTER']._serialized_start=46
   _globals['_CATEGORYFILTER']._serialized_end=96
   _globals['_RECOMMENDREQUEST']._serialized_start=99
-  _globals['_RECOMMENDREQUEST']._serialized_end=278
-  _globals['_SCOREDITEM']._serialized_start=280
-  _globals['_SCOREDITEM']._serialized_end=344
-  _globals['_RECOMMENDRESPONSE']._serialized_start=347
-  _globals['_RECOMMENDRESPONSE']._serialized_end=476
-  _globals['_EVENT']._serialized_start=479
-  _globals['_EVENT']._serialized_end=626
-  _globals['_RECORDEVENTSREQUEST']._serialized_start=628
-  _globals['_RECORDEVENTSREQUEST']._serialized_end=685
-  _globals['_EVENTERROR']._serialized_start=687
-  _globals['_EVENTERROR']._serialized_end=746
-  _globals['_RECORDEVENTSRESPONSE']._serialized_start=748
-  _globals['_RECORDEVENTSRESPONSE']._serialized_end=849
-  _globals['_GETUSERHISTORYREQUEST']._serialized_start=851
-  _globals['_GETUSERHISTORYREQUEST']._serialized_end=906
-  _globals['_GETUSERHISTORYRESPONSE']._serialized_start=908
-  _globals['_GETUSERHISTORYRESPONSE']._serialized_end=968
-  _globals['_SIMILARITEMSREQUEST']._serialized_start=970
-  _globals['_SIMILARITEMSREQUEST']._serialized_end=1019
-  _globals['_SIMILARITEMSRESPONSE']._serialized_start=1021
-  _globals['_SIMILARITEMSRESPONSE']._serialized_end=1106
-  _globals['_GETTRENDINGREQUEST']._serialized_start=1108
-  _globals['_GETTRENDINGREQUEST']._serialized_end=1139
-  _globals['_GETTRENDINGRESPONSE']._serialized_start=1141
-  _globals['_GETTRENDINGRESPONSE']._serialized_end=1202
-  _globals['_RECOMMENDER']._serialized_start=1205
-  _globals['_RECOMMENDER']._serialized_end=1637
+  _globals['_RECOMMENDREQUEST']._serialized_end=295
+  _globals['_EXPLAINEDITEM']._serialized_start=297
+  _globals['_EXPLAINEDITEM']._serialized_end=345
+  _globals['_EXPLANATION']._serialized_start=347
+  _globals['_EXPLANATION']._serialized_end=445
+  _globals['_SCOREDITEM']._serialized_start=447
+  _globals['_SCOREDITEM']._serialized_end=558
+  _globals['_RECOMMENDRESPONSE']._serialized_start=561
+  _globals['_RECOMMENDRESPONSE']._serialized_end=690
+  _globals['_EVENT']._serialized_start=693
+  _globals['_EVENT']._serialized_end=840
+  _globals['_RECORDEVENTSREQUEST']._serialized_start=842
+  _globals['_RECORDEVENTSREQUEST']._serialized_end=899
+  _globals['_EVENTERROR']._serialized_start=901
+  _globals['_EVENTERROR']._serialized_end=960
+  _globals['_RECORDEVENTSRESPONSE']._serialized_start=962
+  _globals['_RECORDEVENTSRESPONSE']._serialized_end=1063
+  _globals['_GETUSERHISTORYREQUEST']._serialized_start=1065
+  _globals['_GETUSERHISTORYREQUEST']._serialized_end=1120
+  _globals['_GETUSERHISTORYRESPONSE']._serialized_start=1122
+  _globals['_GETUSERHISTORYRESPONSE']._serialized_end=1182
+  _globals['_SIMILARITEMSREQUEST']._serialized_start=1184
+  _globals['_SIMILARITEMSREQUEST']._serialized_end=1233
+  _globals['_SIMILARITEMSRESPONSE']._serialized_start=1235
+  _globals['_SIMILARITEMSRESPONSE']._serialized_end=1320
+  _globals['_GETTRENDINGREQUEST']._serialized_start=1322
+  _globals['_GETTRENDINGREQUEST']._serialized_end=1353
+  _globals['_GETTRENDINGRESPONSE']._serialized_start=1355
+  _globals['_GETTRENDINGRESPONSE']._serialized_end=1416
+  _globals['_RECOMMENDER']._serialized_start=1419
+  _globals['_RECOMMENDER']._serialized_end=1851
 # @@protoc_insertion_point(module_scope)

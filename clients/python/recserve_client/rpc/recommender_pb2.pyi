@@ -15,30 +15,52 @@ class CategoryFilter(_message.Message):
     def __init__(self, include: _Optional[_Iterable[str]] = ..., exclude: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecommendRequest(_message.Message):
-    __slots__ = ("user_id", "k", "exclude_item_ids", "filter", "now", "rerank_n")
+    __slots__ = ("user_id", "k", "exclude_item_ids", "filter", "now", "rerank_n", "explain")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     NOW_FIELD_NUMBER: _ClassVar[int]
     RERANK_N_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     k: int
     exclude_item_ids: _containers.RepeatedScalarFieldContainer[str]
     filter: CategoryFilter
     now: float
     rerank_n: int
-    def __init__(self, user_id: _Optional[str] = ..., k: _Optional[int] = ..., exclude_item_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[CategoryFilter, _Mapping]] = ..., now: _Optional[float] = ..., rerank_n: _Optional[int] = ...) -> None: ...
+    explain: bool
+    def __init__(self, user_id: _Optional[str] = ..., k: _Optional[int] = ..., exclude_item_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[CategoryFilter, _Mapping]] = ..., now: _Optional[float] = ..., rerank_n: _Optional[int] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class ExplainedItem(_message.Message):
+    __slots__ = ("item_id", "weight")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    weight: float
+    def __init__(self, item_id: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("kind", "items", "rest")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    REST_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    items: _containers.RepeatedCompositeFieldContainer[ExplainedItem]
+    rest: float
+    def __init__(self, kind: _Optional[str] = ..., items: _Optional[_Iterable[_Union[ExplainedItem, _Mapping]]] = ..., rest: _Optional[float] = ...) -> None: ...
 
 class ScoredItem(_message.Message):
-    __slots__ = ("item_id", "score", "categories")
+    __slots__ = ("item_id", "score", "categories", "explanation")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     score: float
     categories: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, item_id: _Optional[str] = ..., score: _Optional[float] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
+    explanation: Explanation
+    def __init__(self, item_id: _Optional[str] = ..., score: _Optional[float] = ..., categories: _Optional[_Iterable[str]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
 class RecommendResponse(_message.Message):
     __slots__ = ("items", "model_version", "personalized", "fallback_reason")
