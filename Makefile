@@ -76,6 +76,12 @@ bench-synthetic: install ## the temporal table (predictor, EW, soft split) on th
 	$(VENV)/bin/recserve evaluate --data data/synthetic-bench --format recbole --protocol temporal \
 		--models $(TEMPORAL_MODELS) --k 1,5,10 --json reports/synthetic_temporal.json
 
+bench-attention: install ## attention re-ranker on ML-100K: sampled protocol (gamma x N), then LED/AttRec with and without it
+	$(PY) -m benchmarks.attention_sampled --json reports/attention_sampled.json
+	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol leave-last-out \
+		--models led,led+attention,attrec,attrec+attention --no-tune --k 10,20,50 \
+		--json reports/ml100k_rerank.json
+
 bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablations, unknown-user fall-backs
 	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --quick --seeds 0,1,2 \
 		--json reports/attrec_defaults.json
@@ -103,7 +109,7 @@ bench-pretrain: install ## PMI + randomized SVD on a 100K-item catalogue
 
 MODEL ?= led
 
-bench-serving: install ## MODEL=led|predictor|attrec: stage latencies, gRPC throughput vs a do-nothing server (100K items)
+bench-serving: install ## MODEL=led|predictor|attrec[+rerank]: stage latencies, gRPC throughput vs a do-nothing server (100K items)
 	$(PY) -m loadtest.benchmark --model $(MODEL) --json reports/serving_$(MODEL).json
 
 bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies
@@ -128,4 +134,4 @@ clean: ## remove the venv, caches and generated data
 
 .PHONY: help install redis lint test demo bench-store bench-baselines bench-models bench-synthetic bench-attrec \
 	bench-ease led-ml100k bench-led \
-	bench-pretrain bench-serving bench-hostile bench-import bench-evaluate loadtest proto serving-image-check clean
+	bench-attention bench-pretrain bench-serving bench-hostile bench-import bench-evaluate loadtest proto serving-image-check clean

@@ -297,7 +297,10 @@ class RerankerSpec:
     this bundle's: ``items_sha256`` is the SHA-256 of the item ids (one per line, in
     row order) it was aligned to, and the loader refuses a bundle whose item table
     differs. The top ``candidates`` by retrieval score are re-scored, ranked by
-    ``score + trend.beta * log(trend.alpha + c_j)`` above every other candidate.
+    ``score + blend * z_j + trend.beta * log(trend.alpha + c_j)`` above every other
+    candidate, with z the retrieval scores standardized over the re-scored
+    candidates (``bundle.reranker.standardized``) and ``blend`` chosen at export
+    on validation users (``blend_calibration``).
     """
 
     model: ModelInfo
@@ -306,6 +309,8 @@ class RerankerSpec:
     items_sha256: str
     known_items: int  # rows of the bundle the re-ranker has an embedding for
     candidates: int = 100
+    blend: float = 0.0
+    blend_calibration: dict[str, Any] = field(default_factory=dict)
     file: str = RERANKER
     checks: dict[str, Any] = field(default_factory=dict)
 

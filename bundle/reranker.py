@@ -3,7 +3,9 @@
 ``Reranker.run`` cuts a history by the manifest's policy, builds the graph's
 three inputs (``RERANK_INPUTS``) and returns a score per candidate and the last
 layer's attention weights over the cut history's events, the same arrays the
-exporter compared with the torch model before it published the bundle.
+exporter compared with the torch model before it published the bundle. A
+candidate is ranked by ``score + blend * standardized(retrieval score)`` (the
+blend chosen at export on validation users) plus the live trend term.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ def rerank_inputs(
     items, mask = cut_history(history, policy).padded()
     name_h, name_m, name_c = RERANK_INPUTS
     return {name_h: items, name_m: mask, name_c: np.array(candidates, dtype=np.int64, ndmin=2)}
+
+
+BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # weights of the retrieval score tried
+
+
+def standardized(scores: np.ndarray) -> np.ndarray:
+    """(B, N) retrieval scores of the re-ranked candidates, centred and scaled per row:
+    what the re-ranker's ``blend`` weighs, whatever the retrieval model's scale."""
+    scores = np.asarray(scores, dtype=np.float32)
+    centred = scores - scores.mean(axis=-1, keepdims=True)
+    return centred / (centred.std(axis=-1, keepdims=True) + np.float32(1e-6))
 
 
 class Reranker:

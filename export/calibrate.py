@@ -34,32 +34,46 @@ def calibrate_trend(
     alpha: float = 1.0,
     metric: str = "ndcg@10",
     grid: tuple[float, ...] = GRID,
-    batch: int = 128,
 ) -> TrendSemantics:
     """``scores(rows)`` the model's (len(rows), I) scores of rows of ``users`` (V rows;
     -inf for items it does not rank), ``counts`` (V, I) their decayed counts; the best
     beta of ``grid`` by ``metric`` (ndcg@K, hr@K, recall@K or mrr)."""
+
+    def trend(rows: np.ndarray) -> np.ndarray:
+        return np.log(alpha + counts[rows].toarray()).astype(np.float32)
+
+    beta, calibration = best_weight(scores, trend, n_items, users, metric, grid)
+    return TrendSemantics(beta=beta, alpha=alpha, half_life_s=half_life, calibration=calibration)
+
+
+def best_weight(
+    base: Callable[[np.ndarray], np.ndarray],
+    extra: Callable[[np.ndarray], np.ndarray],
+    n_items: int,
+    users: EvalSet,
+    metric: str = "ndcg@10",
+    grid: tuple[float, ...] = GRID,
+    batch: int = 128,
+) -> tuple[float, dict[str, object]]:
+    """The weight w of ``grid`` for which ``base + w * extra`` (both (len(rows), I) for
+    rows of ``users``) ranks the users' targets best by ``metric``; ties go to the
+    smaller w. Returns w and what was measured."""
     _, _, k = metric.partition("@")
     ks = (int(k),) if k else (10,)
     accumulators = [MetricAccumulator(ks, n_items) for _ in grid]
     for start in range(0, len(users), batch):
         rows = np.arange(start, min(start + batch, len(users)))
         part = users.take(rows)
-        model = scores(rows)
-        trend = np.log(alpha + counts[rows].toarray()).astype(np.float32)
-        for beta, acc in zip(grid, accumulators, strict=True):
-            ranked = model + beta * trend
+        model, added = base(rows), extra(rows)
+        for w, acc in zip(grid, accumulators, strict=True):
+            ranked = model + w * added
+            ranked[~np.isfinite(ranked)] = -np.inf
             targets = exclude_seen(ranked, part.history, part.targets)
             acc.add(ranked, targets)
     values = [float(np.nan_to_num(acc.result().get(metric, 0.0))) for acc in accumulators]
-    best = int(np.argmax(values))  # the first maximum: the smallest beta among ties
-    return TrendSemantics(
-        beta=float(grid[best]),
-        alpha=alpha,
-        half_life_s=half_life,
-        calibration={
-            "metric": metric,
-            "users": len(users),
-            "grid": {f"{b:g}": round(float(v), 6) for b, v in zip(grid, values, strict=True)},
-        },
-    )
+    best = int(np.argmax(values))  # the first maximum: the smallest weight among ties
+    return float(grid[best]), {
+        "metric": metric,
+        "users": len(users),
+        "grid": {f"{b:g}": round(float(v), 6) for b, v in zip(grid, values, strict=True)},
+    }

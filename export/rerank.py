@@ -10,8 +10,9 @@
    items as candidates, onnxruntime (``bundle.reranker``, the server's own
    session) must match the torch module and the model's own ``score_candidates``
    on every output;
-4. the trend weight on the re-ranker's score scale is calibrated on those users
-   over the re-ranked candidates (``export.calibrate``).
+4. on those users over the re-ranked candidates (``export.calibrate``): the weight
+   of the standardized retrieval score added to the re-ranker's (``blend``), then
+   the trend weight on that combined scale.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from bundle.format import RERANKER
 from bundle.history import Sequences
 from bundle.items import ids_digest
 from bundle.manifest import RERANK_INPUTS, RERANK_OUTPUTS, ModelInfo, RerankerSpec
-from bundle.reranker import Reranker, rerank_inputs
-from export.calibrate import calibrate_trend
+from bundle.reranker import BLENDS, Reranker, rerank_inputs, standardized
+from export.calibrate import best_weight, calibrate_trend
 from export.errors import ExportError
 from export.onnx_export import export_graph
 from training.checkpoint import Checkpoint
@@ -89,18 +90,29 @@ def write_reranker(
             f"{agreement:.2e}: the inputs the server builds do not match the model's"
         )
 
-    def scores(users: np.ndarray) -> np.ndarray:
-        out = np.full((len(users), len(vectors)), -np.inf, dtype=np.float32)
-        got, _ = session.run(check.history.take(users), top[users])
-        out[np.arange(len(users))[:, None], top[users]] = got
+    logits = np.concatenate([
+        session.run(check.history.take(part), top[part])[0]
+        for part in np.array_split(np.arange(len(check)), max(1, len(check) // 128))
+    ])  # fmt: skip
+    z = standardized(np.einsum("vd,vnd->vn", queries, vectors[top]))
+
+    def spread(values: np.ndarray, users: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full((len(users), len(vectors)), fill, dtype=np.float32)
+        out[np.arange(len(users))[:, None], top[users]] = values[users]
         return out
 
-    trend = calibrate_trend(scores, len(vectors), check, trends, retrieval.trend_half_life,
-                            metric=metric)  # fmt: skip
+    blend, blending = best_weight(
+        lambda u: spread(logits, u, -np.inf), lambda u: spread(z, u, 0.0), len(vectors), check,
+        metric, BLENDS,
+    )  # fmt: skip
+    trend = calibrate_trend(
+        lambda u: spread(logits + blend * z, u, -np.inf), len(vectors), check, trends,
+        retrieval.trend_half_life, metric=metric,
+    )  # fmt: skip
     return RerankerSpec(
         model=ModelInfo(second.kind, model.config_dict()), history=policy, trend=trend,
         items_sha256=ids_digest(list(retrieval.items.ids)), known_items=int((rows >= 0).sum()),
-        candidates=n, file=RERANKER,
+        candidates=n, blend=blend, blend_calibration=blending, file=RERANKER,
         checks={"onnx_vs_torch_max_abs_error": parity, "served_vs_model_max_abs_error": agreement,
                 "histories_checked": len(parity_rows)},
     )  # fmt: skip
@@ -121,9 +133,15 @@ def remap(history: Sequences, rows: np.ndarray) -> Sequences:
 def top_candidates(
     queries: np.ndarray, vectors: np.ndarray, history: Sequences, n: int
 ) -> np.ndarray:
-    """(V, n) each user's n best unseen items by exact retrieval score."""
-    scores = queries @ vectors.T
-    scores.reshape(-1)[history.row_ids() * len(vectors) + history.item] = -np.inf
-    top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
-    return np.take_along_axis(top, order, axis=1).astype(np.int64)
+    """(V, n) each user's n best unseen items by exact retrieval score, best first
+    (users in blocks, so memory stays at a block x items)."""
+    out = []
+    for start in range(0, len(queries), 256):
+        rows = np.arange(start, min(start + 256, len(queries)))
+        part = history.take(rows)
+        scores = queries[rows] @ vectors.T
+        scores.reshape(-1)[part.row_ids() * len(vectors) + part.item] = -np.inf
+        top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+        out.append(np.take_along_axis(top, order, axis=1))
+    return np.concatenate(out).astype(np.int64)

@@ -127,22 +127,61 @@ MODELS: dict[str, Callable[[int, int, int], tuple[dict, dict, np.ndarray]]] = {
 }
 
 
+def reranker_state(
+    n_items: int, cluster: np.ndarray, clusters: int, history: int, config: dict[str, Any]
+) -> tuple[dict, dict]:
+    """The attention re-ranker over 64-d item vectors of the same topics, with its own
+    orthogonal initialisation (its latency does not depend on what it learned)."""
+    import torch
+
+    from training.models.attention import AttentionConfig, AttentionNetwork
+
+    c = AttentionConfig(history=history, **config)
+    table, _, _ = clustered_catalog(n_items, 64, clusters, seed=2, cluster=cluster)
+    torch.manual_seed(0)
+    net = AttentionNetwork(table, c.depth, c.hidden, False, history if c.recency else 0, c.sink)
+    arrays = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    return {"history": history, **config}, arrays
+
+
 def build_bundle(
-    out: Path, model: str = "led", n_items: int = 100_000, clusters: int = 500, history: int = 50
+    out: Path,
+    model: str = "led",
+    n_items: int = 100_000,
+    clusters: int = 500,
+    history: int = 50,
+    reranker: dict[str, Any] | None = None,
 ) -> tuple[Path, list[np.ndarray]]:
     """Export the synthetic catalogue of ``model`` as bundle ``out`` (reused when it
-    exists); returns it with the users' histories (user ``k`` is ``user-{k:05d}``)."""
+    exists), with the attention re-ranker as its second stage when ``reranker`` (its
+    config) is given; returns it with the users' histories (user ``k`` is
+    ``user-{k:05d}``)."""
     config, arrays, cluster = MODELS[model](n_items, clusters, history)
     histories = user_histories(cluster, USERS, history)
     if (out / "manifest.json").exists():
         return out, histories
-    fitted: Any = model_class(model).from_state(config, arrays)
+    first = _checkpoint(out, model, model_class(model).from_state(config, arrays), cluster,
+                        histories)  # fmt: skip
+    second = None
+    if reranker is not None:
+        settings, state = reranker_state(n_items, cluster, clusters, history, reranker)
+        fitted = model_class("attention").from_state(settings, state)
+        second = _checkpoint(out, "attention", fitted, cluster, histories)
+    return write_bundle(first, out, ExportConfig(target_recall=0.95), second), histories
+
+
+def _checkpoint(
+    out: Path, kind: str, fitted: Any, cluster: np.ndarray, histories: list[np.ndarray]
+) -> Checkpoint:
+    """What ``recserve train`` would have saved for ``fitted``: ids, counts, topics and
+    the users' histories as validation users."""
+    n_items = len(cluster)
     validation = Sequences.from_lists([list(h) for h in histories])
     targets = Sequences.from_lists([[int(h[0])] for h in histories])  # a held-out item each
     now = np.full(USERS, float(len(validation.item)))
-    checkpoint = Checkpoint(
+    return Checkpoint(
         path=out,
-        kind=model,
+        kind=kind,
         model=fitted,
         items=IdMap(np.array([f"item-{k:06d}" for k in range(n_items)], dtype=object)),
         users=IdMap(np.array([f"user-{k:05d}" for k in range(USERS)], dtype=object)),
@@ -154,4 +193,3 @@ def build_bundle(
         trend_half_life=3600.0,
         metrics={},
     )
-    return write_bundle(checkpoint, out, ExportConfig(target_recall=0.95)), histories

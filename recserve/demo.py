@@ -86,6 +86,14 @@ def tour(grpc_port: int, http_port: int, bundle: Any) -> None:
     print(f"--- gRPC Recommend -> personalized={reply.personalized}, model {reply.model_version}")
     for item in reply.items:
         print(f"    {item.item_id}  score {item.score:7.3f}  {','.join(item.categories)}")
+    why = client.recommend(user, k=1, explain=True).items[0]
+    assert why.explanation is not None
+    print(f"--- why {why.item_id}? ({why.explanation.kind} explanation, Recommend explain=true)")
+    for source, weight in why.explanation.items:
+        print(f"    {weight:+7.3f}  from {source}")
+    if why.explanation.rest is not None:
+        rest = why.explanation.rest
+        print(f"    {rest:+7.3f}  item bias and trend  (sum = score {why.score:.3f})")
     url = f"http://127.0.0.1:{http_port}/v1/recommendations/{user}?k=5"
     print(f"--- REST: curl -s '{url}'")
     print("    " + json.dumps(httpx.get(url).json())[:300] + " ...")

@@ -20,6 +20,7 @@ from recserve_client.rpc import recommender_pb2_grpc as rpc
 from bundle.errors import BundleError
 from bundle.history import Sequences
 from bundle.loader import Bundle
+from bundle.reranker import standardized
 from export.writer import ExportConfig, write_bundle
 from tests.conftest import train_checkpoint
 from tests.service.conftest import running
@@ -71,6 +72,7 @@ def test_the_served_answer_is_the_rerankers_order_of_the_retrieval_candidates(se
     spec = server.bundles.current.manifest.reranker
     assert spec is not None and spec.candidates == RERANK_N
     assert spec.known_items == len(first.items)
+    assert f"{spec.blend:g}" in spec.blend_calibration["grid"]
     for r in range(4):
         name = f"user-{r}-{time.time_ns()}"
         rows, stamps = _history(stub, first, r, name)
@@ -82,7 +84,9 @@ def test_the_served_answer_is_the_rerankers_order_of_the_retrieval_candidates(se
         offline = second.model.score_candidates(history, np.array([NOW]), candidates[None, :])[0]
         # beta_r * log(alpha_r + 0): the candidates have no live trend counts
         trend = spec.trend.beta * np.log(spec.trend.alpha)
-        expected = {first.items.ids[c]: s + trend for c, s in zip(candidates, offline, strict=True)}
+        z = standardized(np.array([[i.score for i in plain.items]]))[0]
+        combined = offline + spec.blend * z + trend
+        expected = {first.items.ids[c]: s for c, s in zip(candidates, combined, strict=True)}
         served_ids = [i.item_id for i in reply.items]
         want = [expected[i] for i in served_ids]
         np.testing.assert_allclose([i.score for i in reply.items], want, rtol=1e-4, atol=1e-4)

@@ -13,6 +13,7 @@ def test_the_tour_runs_and_the_python_snippet_it_prints_runs_as_printed(led_bund
         tour(server.grpc_port, server.http_port, server.bundles.current)
         printed = capsys.readouterr().out
         assert "gRPC Recommend -> personalized=True" in printed
+        assert "additive explanation" in printed and "from item-" in printed
         start = printed.index(f"  {sys.executable} - <<'EOF'")
         end = printed.index("  EOF\n", start) + len("  EOF\n")
         snippet = textwrap.dedent(printed[start:end])

@@ -125,10 +125,12 @@ class EvaluateJob:
             first, _ = self._fit(first_name, first_name, parts, counts, fitted)
             second, _ = self._fit(second_name, second_name, parts, counts, fitted)
             assert isinstance(second, Reranker)
-            found: tuple[Recommender, dict[str, Any] | None] = (
-                Cascade(first, second, **self.model_params.get(label, {})),
-                None,
-            )
+            cascade = Cascade(first, second, **self.model_params.get(label, {}))
+            valid = sample_users(parts.valid, self.valid_users, self.eval.seed)
+            n_items = parts.train.n_items
+            metric = cascade.validation_metric
+            cascade.calibrate(Validation(valid, n_items, metric, self.eval, counts))
+            found: tuple[Recommender, dict[str, Any] | None] = (cascade, None)
         elif self.tune:
             tuned = tune(
                 name, parts, self.eval, self.model_params.get(label, {}), self.tune_metric,

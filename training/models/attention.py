@@ -69,6 +69,10 @@ class AttentionConfig:
     gamma: float = 0.75  # P_gamma of eq. 5
     # negatives outside S_u only (the paper), or outside the user's whole timeline
     negatives_outside: str = "timeline"
+    # share of the negatives drawn uniformly from the ``hard_pool`` items nearest (cosine)
+    # to the mean of the history's item vectors, the candidates a retrieval model returns
+    hard_negatives: float = 0.0
+    hard_pool: int = 200
     fine_tune: bool = False  # section 3 keeps the item embeddings fixed
     recency: bool = True  # a learned attention bias per recency rank (not in the paper)
     sink: bool = True  # a learned key/value every layer may attend to (not in the paper)
@@ -92,6 +96,8 @@ class AttentionConfig:
             raise ValueError("gamma must be >= 0")
         if self.negatives_outside not in ("future", "timeline"):
             raise ValueError("negatives_outside must be 'future' or 'timeline'")
+        if not 0.0 <= self.hard_negatives <= 1.0 or self.hard_pool < 1:
+            raise ValueError("hard_negatives must be in [0, 1] and hard_pool >= 1")
 
 
 class AttentionNetwork(torch.nn.Module):
@@ -235,10 +241,11 @@ class AttentionReranker(Reranker):
         c = self.config
         device = resolve_device(c.train.device)
         torch.manual_seed(c.train.seed)
+        table = self.embeddings(train, progress)
+        self._unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
         net = AttentionNetwork(
-            self.embeddings(train, progress), c.depth, c.hidden, c.fine_tune,
-            c.history if c.recency else 0, c.sink,
-        )  # fmt: skip
+            table, c.depth, c.hidden, c.fine_tune, c.history if c.recency else 0, c.sink
+        )
         self._net = net
         batcher = FutureBatcher(train.sequences(), c.history, c.positives)
         if len(batcher) < 2:
@@ -282,7 +289,26 @@ class AttentionReranker(Reranker):
         forbidden[rows, batch.future[rows, cols]] = True
         if self.config.negatives_outside == "timeline":
             forbidden[batcher.items_of(batch)] = True
-        return sample_negatives(sampler, rng, self.config.negatives, forbidden)
+        c = self.config
+        hard = round(c.negatives * c.hard_negatives)
+        drawn = sample_negatives(sampler, rng, c.negatives - hard, forbidden)
+        if not hard:
+            return drawn
+        return np.concatenate([drawn, self._hard(batch, forbidden, hard, rng)], axis=1)
+
+    def _hard(
+        self, batch: FutureBatch, forbidden: np.ndarray, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """(B, n) uniform draws from each row's ``hard_pool`` allowed items nearest to the
+        mean of its history's unit item vectors."""
+        unit = self._unit
+        query = (unit[batch.history] * batch.history_mask[..., None]).sum(1)  # (B, d)
+        scores = query @ unit.T
+        scores[forbidden] = -np.inf
+        pool = min(self.config.hard_pool, scores.shape[1] - 1)
+        nearest = np.argpartition(-scores, pool - 1, axis=1)[:, :pool]
+        pick = rng.integers(0, pool, size=(len(scores), n))
+        return np.take_along_axis(nearest, pick, axis=1).astype(np.int64)
 
     def _loss(
         self, batch: FutureBatch, negatives: np.ndarray, device: torch.device

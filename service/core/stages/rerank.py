@@ -4,9 +4,10 @@ For a bundle with a re-ranker (``bundle.reranker``, e.g. the attention model
 over pre-trained item embeddings), the top ``n`` of the scored pool are
 re-scored against the user's history and ranked by
 
-    score_j = reranker(history, j) + beta_r * log(alpha_r + c_j(now))
+    score_j = reranker(history, j) + blend * z_j + beta_r * log(alpha_r + c_j(now))
 
-with the re-ranker's own calibrated trend weight (``manifest.reranker.trend``).
+with z the retrieval scores standardized over the re-scored candidates and the
+re-ranker's own calibrated weights (``manifest.reranker``: ``blend``, ``trend``).
 Every other pool item keeps its retrieval order below them, so the select
 stage's filters and widening work unchanged. ``n`` is the request's
 ``rerank_n``, else the server's ``rerank_n``, else the bundle's default,
@@ -26,6 +27,7 @@ import time
 
 import numpy as np
 
+from bundle.reranker import standardized
 from service.core.memo import Reranked
 from service.core.stages.base import Call
 from service.core.stages.score import ScoreStage
@@ -92,6 +94,8 @@ class RerankStage:
         second = found.scores + np.float32(trend.beta) * np.log(
             np.float32(trend.alpha) + view.counts[rows]
         )
+        if spec.blend:
+            second = second + np.float32(spec.blend) * standardized(scores[top])
         rest = np.ones(len(scores), dtype=bool)
         rest[top] = False
         ranked = np.empty_like(scores)

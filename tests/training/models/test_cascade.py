@@ -81,3 +81,26 @@ def test_a_cascade_cannot_lose_recall_at_n():
     for row in range(4):
         top_first = set(np.argsort(-first[row])[:10].tolist())
         assert set(np.argsort(-scores[row])[:10].tolist()) == top_first
+
+
+class ByItem(ReverseItem):
+    """Second stage whose score is the item index (prefers large items)."""
+
+    def score_candidates(self, history, now, candidates, users=None):
+        return np.asarray(candidates, dtype=np.float32)
+
+
+def test_the_blend_with_the_first_models_scores_is_chosen_on_validation_users():
+    from training.data.splits import EvalSet
+    from training.evaluate import Validation
+
+    first = np.array([[0.1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]], dtype=np.float32)
+    cascade = Cascade(Fixed(first), ByItem(7), rerank_n=3)
+    # the held-out item is the first model's best (1); the re-ranker alone puts it third
+    valid = EvalSet(np.array([0]), Sequences.from_lists([[]]), Sequences.from_lists([[1]]),
+                    np.zeros(1))  # fmt: skip
+    cascade.calibrate(Validation(valid, 7, "ndcg@10"))
+    assert set(cascade.blending) == {"0", "0.25", "0.5", "1", "2", "4"}
+    assert cascade.blending["0"] < cascade.blending["1"] == cascade.blending["4"]
+    assert cascade.fit_info()["blend"] == 1.0  # the smallest of the best
+    assert np.argmax(cascade.score(Sequences.from_lists([[]]), np.zeros(1))[0]) == 1

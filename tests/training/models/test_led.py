@@ -40,8 +40,12 @@ def test_encode_user_applies_the_served_history_policy():
     assert np.allclose(users[1, :4], table[3], atol=1e-6)
     assert np.all(users[:, 4] == 1.0)
     encoder = LEDEncoder(table)
-    out = encoder(torch.tensor([[2, 5, 9], [3, 0, 0]]), torch.tensor([[1.0, 1, 1], [1, 0, 0]]))
+    out, share = encoder(
+        torch.tensor([[2, 5, 9], [3, 0, 0]]), torch.tensor([[1.0, 1, 1], [1, 0, 0]])
+    )
     assert np.allclose(out.numpy(), users, atol=1e-6)
+    # each event's share of the user vector: 1/3 each, and the padding none
+    assert np.allclose(share.numpy(), [[1 / 3, 1 / 3, 1 / 3], [1, 0, 0]], atol=1e-6)
     scores = model.score(history, np.zeros(2))
     assert np.allclose(scores, users @ model.item_vectors().T, atol=1e-5)
 
