@@ -79,7 +79,7 @@ bench-synthetic: install ## the temporal table (predictor, EW, soft split) on th
 bench-attention: install ## attention re-ranker on ML-100K: sampled protocol (gamma x N), then LED/AttRec with and without it
 	$(PY) -m benchmarks.attention_sampled --json reports/attention_sampled.json
 	$(VENV)/bin/recserve evaluate --data $(ML100K) --format recbole --protocol leave-last-out \
-		--models led,led+attention,attrec,attrec+attention --no-tune --k 10,20,50 \
+		--models led,led+attention,attrec,attrec+attention,ease,ease+attention --no-tune --k 10,20,50 \
 		--json reports/ml100k_rerank.json
 
 bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablations, unknown-user fall-backs

@@ -115,7 +115,8 @@ def add_evaluate_parser(sub: Any) -> None:
         "--models",
         default=DEFAULT_MODELS,
         help=f"comma list of NAME or LABEL=NAME (a variant: ew=predictor --param "
-        f"ew.formulation=ew); default {DEFAULT_MODELS}",
+        f"ew.formulation=ew) or RETRIEVAL+RERANKER (led+attention: the re-ranker re-scores "
+        f"the top 100, --param led+attention.rerank_n=N); default {DEFAULT_MODELS}",
     )
     parser.add_argument("--k", type=_ints, default=(10, 20, 50), help="cut-offs, e.g. 10,20,50")
     parser.add_argument("--json", default=None, help="write the JSON report here")

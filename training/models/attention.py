@@ -55,13 +55,15 @@ from training.trainer import Plan, TrainConfig, TrainLog, fit_with_early_stoppin
 
 @dataclass(frozen=True)
 class AttentionConfig:
-    """Section 4.3's settings: K = 10, d' = 128, |S_u| = 10, |N_u| = 100, gamma = 0.75,
-    Adam at 0.002 on batches of 64, gradient norm 10, learning rate x0.8 after 5
-    assessments without improvement, stop after 20 falls. ``history`` bounds the
+    """Section 4.3's settings but K = 4 (Figure 4: the large gain is from depth 2 to
+    4; K = 10 re-scores 100 candidates in 494 us here, K = 4 in 229 us): d' = 128,
+    |S_u| = 10, |N_u| = 100, gamma = 0.75, Adam at 0.002 on batches of 64, gradient
+    norm 10, learning rate x0.8 after 5 assessments without improvement, stop after
+    20 falls. ``history`` bounds the
     events attended (the most recent); ``holdout`` is the share of users whose
     objective is assessed; ``cuts`` random partitions of each timeline make an epoch."""
 
-    depth: int = 10  # K
+    depth: int = 4  # K; the paper's 10: NDCG@10 +2-5 % more as a second stage, 2.2x slower
     hidden: int = 128  # d'
     history: int = 50
     positives: int = 10  # |S_u|
