@@ -154,3 +154,21 @@ def test_reranked_items_are_explained_by_the_rerankers_own_attention(served):
         assert set(got) == set(top)
         for item_id, weight in got.items():
             assert weight == pytest.approx(want[item_id], abs=1e-4)
+
+
+def test_a_reranker_over_its_time_budget_leaves_the_retrieval_order_and_is_counted(served):
+    first, _, server, _ = served
+    with (
+        running(server.bundles.current.path, trend_beta=0.0, rerank_budget_ms=1e-6) as slow,
+        grpc.insecure_channel(f"127.0.0.1:{slow.grpc_port}") as channel,
+    ):
+        stub = rpc.RecommenderStub(channel)
+        name = f"budget-{time.time_ns()}"
+        _history(stub, first, 8, name)
+        over = slow.metrics.rerank.labels("over_budget")
+        before = over._value.get()
+        reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=NOW))
+        plain = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=NOW, rerank_n=0))
+        assert over._value.get() == before + 1
+        assert [i.item_id for i in reply.items] == [i.item_id for i in plain.items]
+        assert [i.score for i in reply.items] == [i.score for i in plain.items]
