@@ -83,7 +83,7 @@ class AttentionConfig:
     item2vec: Item2VecConfig = field(default_factory=Item2VecConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            lr=0.002, batch_size=64, max_epochs=50, eval_every=1, patience=100,
+            lr=0.002, batch_size=64, max_epochs=150, eval_every=1, patience=100,
             clip_norm=10.0, lr_decay=0.8, decay_patience=5, eval_metric="-holdout loss",
         )
     )  # fmt: skip
