@@ -78,6 +78,10 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
         reply = server.service.recommend(RecommendRequest(f"user-{user:05d}", 10, now=now))
         calls.append(time.perf_counter() - started)
         if n < 300:  # served top-10 vs exact top-10 over every unseen item
+            if bundle.reranker is not None:  # the retrieval answer: a re-ranker reorders it
+                reply = server.service.recommend(
+                    RecommendRequest(f"user-{user:05d}", 10, now=now, rerank_n=0)
+                )
             context = bundle.user_context((f"user-{user:05d}",))
             query = bundle.encoder.encode(*_history_batch(server, user, now), context)[0]
             scores = vectors @ query
