@@ -14,14 +14,18 @@ from recserve_client.rpc import recommender_pb2_grpc as rpc
 
 
 def _copy_version(source, root, version, break_it=False):
+    """A copy of ``source`` as ``root/version``, put in place in one rename as the exporter
+    does (a watcher must never see it with the source's manifest)."""
     target = root / version
-    shutil.copytree(source, target)
-    manifest = json.loads((target / "manifest.json").read_text())
+    staging = root / f".{version}.tmp"
+    shutil.copytree(source, staging)
+    manifest = json.loads((staging / "manifest.json").read_text())
     manifest["version"] = version
-    (target / "manifest.json").write_text(json.dumps(manifest))
+    (staging / "manifest.json").write_text(json.dumps(manifest))
     if break_it:
-        data = (target / "items.npy").read_bytes()
-        (target / "items.npy").write_bytes(data[: len(data) // 2])
+        data = (staging / "items.npy").read_bytes()
+        (staging / "items.npy").write_bytes(data[: len(data) // 2])
+    staging.rename(target)
     return target
 
 
