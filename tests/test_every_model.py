@@ -28,6 +28,7 @@ TINY = {
     "led": {"dim": 16, "negatives": 50},
     "predictor": {"hidden": (32, 16), "windows": 3, "lr": 0.01},
     "attrec": {"dim": 16, "batch_size": 256},
+    "hrnn": {"hidden": 16, "item_dim": 8, "meta_dim": 8, "bptt": 50},
 }
 NOW = 1_800_000_000.0  # after the synthetic log, so every event has an age
 

@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "led": "training.models.led",
     "predictor": "training.models.predictor",
     "attrec": "training.models.attrec",
+    "hrnn": "training.models.hrnn",
     "attention": "training.models.attention",
     "last-item-embedding": "training.models.embedding_similarity",
     "mean-embedding": "training.models.embedding_similarity",

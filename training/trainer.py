@@ -70,6 +70,7 @@ class TrainLog:
     best_epoch: int = 0
     best_metric: float = float("-inf")
     seconds: float = 0.0
+    train_seconds: float = 0.0  # in training steps only (no validation)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -121,6 +122,7 @@ def fit_with_early_stopping(
     bar = tqdm(total=config.max_epochs, desc=desc, disable=not progress)
     for epoch in range(1, config.max_epochs + 1):
         module.train()
+        epoch_started = time.perf_counter()
         order = rng.permutation(plan.n_rows)
         losses = []
         for start in range(0, plan.n_rows, config.batch_size):
@@ -134,6 +136,7 @@ def fit_with_early_stopping(
                 plan.after_step()
             losses.append(float(loss.detach()))
         log.epochs = epoch
+        log.train_seconds += time.perf_counter() - epoch_started
         entry = {"epoch": float(epoch), "loss": float(np.mean(losses))}
         if validate is not None and epoch % config.eval_every == 0:
             module.eval()

@@ -50,6 +50,7 @@ class TorchRetrievalModel(RetrievalModel):
             "best_valid": log.best_metric,
             "metric": self.validation_metric,
             "seconds": round(log.seconds, 3),
+            "train_seconds": round(log.train_seconds, 3),
             "device": str(self._device) if hasattr(self, "_device") else "cpu",
             "history": log.history,
         }

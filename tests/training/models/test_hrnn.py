@@ -1,0 +1,139 @@
+"""HRNN-meta's pieces against their definitions: the time buckets, the BPTT windows, the
+one-pass encoder against the GRU stepped event by event, eq. 2 as served, the importance-
+sampled logits, and the checkpoint round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bundle.history import Sequences
+from training.data.splits import split
+from training.models.hrnn import HRNN, HRNNNetwork, _Windows, time_bucket
+from training.registry import create
+
+TINY = {
+    "hidden": 12,
+    "item_dim": 8,
+    "time_dim": 4,
+    "feedback_dim": 3,
+    "field_dim": 3,
+    "meta_dim": 5,
+    "user_dim": 3,
+    "max_epochs": 1,
+    "bptt": 20,
+}
+
+
+@pytest.fixture(scope="module")
+def model(small_log) -> HRNN:
+    parts = split(small_log.interactions, "leave-last-out")
+    fitted = create("hrnn", **TINY).fit(parts.train)
+    assert isinstance(fitted, HRNN)
+    return fitted
+
+
+def test_time_buckets_are_log2_spaced_with_zero_kept_for_no_previous_event():
+    delta = torch.tensor([0.0, 0.5, 1.0, 3.0, 7.0, 1e12, -5.0])
+    assert time_bucket(delta, 8).tolist() == [1, 1, 2, 3, 4, 7, 1]
+
+
+def test_windows_cover_every_next_event_once_in_bptt_chunks():
+    seqs = Sequences.from_lists([[10, 11, 12, 13, 14], [20], [30, 31]])
+    windows = _Windows.build(seqs, 3)
+    inputs = [seqs.item[w[m]].tolist() for w, m in zip(windows.index, windows.mask, strict=True)]
+    assert windows.rows.tolist() == [0, 0, 2]
+    assert inputs == [[11, 12, 13], [10], [30]]  # each predicts the event after it
+
+
+def _stepwise(net: HRNNNetwork, items, times, types, values, user, now) -> np.ndarray:
+    """The user vector by eq. 1 one event at a time, then the query step."""
+    h = torch.zeros(1, net.config.hidden)
+    u = torch.from_numpy(user)[None]
+    with torch.no_grad():
+        for k in range(len(items)):
+            delta = torch.tensor([[times[k] - times[k - 1] if k else 0.0]], dtype=torch.float32)
+            x = net.step_inputs(
+                torch.tensor([[items[k]]]),
+                delta,
+                torch.tensor([[types[k]]]),
+                torch.tensor([[values[k]]], dtype=torch.float32),
+                u,
+                torch.tensor([[k == 0]]),
+            )
+            _, h = net.gru(x, h[None])
+            h = h[0]
+        gap = torch.tensor([now - times[-1] if len(items) else 0.0], dtype=torch.float32)
+        out = net.readout(h, gap, u, torch.tensor([len(items) == 0]))
+    return out[0].numpy()
+
+
+def test_one_pass_encoder_equals_the_gru_stepped_event_by_event(model, small_log):
+    data = small_log.interactions
+    seqs = data.sequences()
+    now = float(data.timestamp.max()) + 3600.0
+    user_table, _ = model.user_table()
+    for row in (0, 5):
+        one = seqs.take([row])
+        encoded = model.encode_user(one, np.array([now]), np.array([row]))[0]
+        expected = _stepwise(
+            model._net,
+            one.item.tolist(),
+            one.timestamp.tolist(),
+            one.event_type.tolist(),
+            one.value.tolist(),
+            user_table[row],
+            now,
+        )
+        assert encoded[-1] == 1.0
+        np.testing.assert_allclose(encoded[:-1], expected, atol=1e-5)
+
+
+def test_the_time_since_the_last_event_changes_the_user_vector(model, small_log):
+    one = small_log.interactions.sequences().take([3])
+    last = float(one.timestamp[-1])
+    soon, later = (
+        model.encode_user(one, np.array([last + gap]), np.array([3]))
+        for gap in (30.0, 30 * 86400.0)
+    )
+    assert not np.allclose(soon, later, atol=1e-4)
+
+
+def test_served_item_vectors_are_eq2_at_serve_lambda_and_lambda_one_for_cold_items(small_log):
+    parts = split(small_log.interactions, "leave-last-out")
+    fitted = create("hrnn", **TINY, serve_lambda=0.3).fit(parts.train)
+    net = fitted._net
+    counts = np.bincount(parts.train.item, minlength=parts.train.n_items)
+    with torch.no_grad():
+        meta = net.meta_out(net.item_features[: net.n_items]).numpy()
+    w, b = net.out_w.weight.detach().numpy(), net.out_b.detach().numpy()
+    lam = np.where(counts == 0, 1.0, 0.3)[:, None]
+    expected = np.concatenate(
+        [(1 - lam) * w + lam * meta[:, :-1], (1 - lam) * b[:, None] + lam * meta[:, -1:]], 1
+    )
+    np.testing.assert_allclose(fitted.item_vectors(), expected, atol=1e-5)
+
+
+def test_sampled_logits_are_the_full_logits_at_the_sampled_columns(model):
+    net = model._net
+    rng = np.random.default_rng(0)
+    u = torch.from_numpy(rng.normal(size=(4, net.config.hidden)).astype(np.float32))
+    lam = torch.from_numpy(rng.random((4, 1)).astype(np.float32))
+    with torch.no_grad():
+        meta = net.meta_out(net.item_features[: net.n_items])
+        full = HRNN._logits(net, u, lam, meta, None)
+        targets, shared = torch.tensor([1, 2, 3, 4]), torch.tensor([7, 0, 9])
+        sampled = HRNN._logits(net, u, lam, meta, targets, shared)
+    np.testing.assert_allclose(sampled[:, 0], full[torch.arange(4), targets], atol=1e-5)
+    np.testing.assert_allclose(sampled[:, 1:], full[:, shared], atol=1e-5)
+
+
+def test_checkpoint_state_round_trips_to_the_same_scores(model, small_log):
+    again = HRNN.from_state(model.config_dict(), model.state())
+    seqs = small_log.interactions.sequences().take([0, 1, 2])
+    now = np.full(3, float(small_log.interactions.timestamp.max()) + 60.0)
+    users = np.array([0, 1, 2])
+    np.testing.assert_allclose(
+        again.score(seqs, now, users), model.score(seqs, now, users), atol=1e-5
+    )
