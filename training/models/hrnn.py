@@ -274,6 +274,51 @@ class HRNNEncoder(torch.nn.Module):
         return torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
 
 
+class HRNNStep(torch.nn.Module):
+    """The ``step`` graph of a stateful bundle: one GRU step of eq. 1 per user,
+    (state (B, H), item (B,), delta (B,) seconds since the user's previous event,
+    first (B,) 1.0 when there was none, event type (B,), value (B,), user (B, U))
+    -> the new state (B, H). Stepping a history event by event gives the state the
+    one-pass encoder computes over the same events."""
+
+    def __init__(self, net: HRNNNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        item: torch.Tensor,
+        delta: torch.Tensor,
+        first: torch.Tensor,
+        event_type: torch.Tensor,
+        value: torch.Tensor,
+        user: torch.Tensor,
+    ) -> torch.Tensor:
+        x = self.net.step_inputs(
+            item[:, None], delta[:, None], event_type[:, None], value[:, None], user,
+            first[:, None] > 0.5,
+        )  # fmt: skip
+        _, h = self.net.gru(x, state[None].contiguous())
+        return h[0]
+
+
+class HRNNReadout(torch.nn.Module):
+    """The ``readout`` graph: (state (B, H), since_last (B,) seconds from the last event
+    to the query, user (B, U), empty (B,) 1.0 for a user without events) -> [u, 1]."""
+
+    def __init__(self, net: HRNNNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, state: torch.Tensor, since_last: torch.Tensor, user: torch.Tensor,
+        empty: torch.Tensor,
+    ) -> torch.Tensor:  # fmt: skip
+        u = self.net.readout(state, since_last, user, empty > 0.5)
+        return torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+
+
 @dataclass(frozen=True)
 class _Windows:
     """Training windows of ``bptt`` positions: position k reads event s+k and predicts
@@ -528,6 +573,11 @@ class HRNN(TorchRetrievalModel):
 
     def export_encoder(self) -> torch.nn.Module:
         return self._module
+
+    def export_stateful(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The ``step`` and ``readout`` graphs of a stateful bundle (ARCHITECTURE.md:
+        RecordEvents advances the state, Recommend runs only the readout)."""
+        return HRNNStep(self._net).eval(), HRNNReadout(self._net).eval()
 
     def item_vectors(self) -> np.ndarray:
         return self._items

@@ -137,3 +137,62 @@ def test_checkpoint_state_round_trips_to_the_same_scores(model, small_log):
     np.testing.assert_allclose(
         again.score(seqs, now, users), model.score(seqs, now, users), atol=1e-5
     )
+
+
+def test_onnx_step_graph_event_by_event_equals_the_one_pass_encoder_past_max_history(
+    model, small_log, tmp_path
+):
+    """The state a server would keep, advanced by ``step.onnx`` one event at a time over a
+    history longer than the encoder's ``max_history``, then ``readout.onnx``, equals the
+    one-pass GRU over that whole history (the one-pass encoder itself reads only the
+    latest ``max_history`` events; here 30 of the longest user's)."""
+    import dataclasses
+
+    import onnxruntime as ort
+
+    from bundle.history import HistoryPolicy
+    from bundle.inputs import build_inputs
+    from export.onnx_export import export_graph
+
+    model = HRNN.from_state({**model.config_dict(), "history": 30}, model.state())
+    data = small_log.interactions
+    seqs = data.sequences()
+    row = int(np.argmax(seqs.lengths))
+    one = seqs.take([row])
+    n, hidden = len(one.item), model.config.hidden
+    assert n > 40
+    user_table, _ = model.user_table()
+    user = user_table[row][None].astype(np.float32)
+    step, readout = model.export_stateful()
+    b = np.ones(1, np.float32)
+    step_example = {
+        "state": np.zeros((1, hidden), np.float32), "item": np.zeros(1, np.int64),
+        "delta": b * 0, "first": b, "event_type": np.zeros(1, np.int64), "value": b,
+        "user": user,
+    }  # fmt: skip
+    export_graph(step, step_example, {k: {0: "batch"} for k in step_example}, ["next_state"],
+                 tmp_path / "step.onnx")  # fmt: skip
+    read_example = {"state": step_example["state"], "since_last": b, "user": user, "empty": b}
+    export_graph(readout, read_example, {k: {0: "batch"} for k in read_example}, ["query"],
+                 tmp_path / "readout.onnx")  # fmt: skip
+    run_step = ort.InferenceSession(str(tmp_path / "step.onnx"))
+    run_read = ort.InferenceSession(str(tmp_path / "readout.onnx"))
+    state = np.zeros((1, hidden), np.float32)
+    for k in range(n):
+        state = run_step.run(None, {
+            "state": state, "item": one.item[k : k + 1].astype(np.int64),
+            "delta": np.array([one.timestamp[k] - one.timestamp[k - 1] if k else 0.0], np.float32),
+            "first": np.array([1.0 if k == 0 else 0.0], np.float32),
+            "event_type": one.event_type[k : k + 1].astype(np.int64),
+            "value": one.value[k : k + 1].astype(np.float32), "user": user,
+        })[0]  # fmt: skip
+    now = float(one.timestamp[-1]) + 900.0
+    since = np.array([now - one.timestamp[-1]], np.float32)
+    stateful = run_read.run(None, {"state": state, "since_last": since, "user": user,
+                                   "empty": np.zeros(1, np.float32)})[0]  # fmt: skip
+    spec = dataclasses.replace(model.encoder_spec(), history=HistoryPolicy(max_length=n))
+    context = model.user_context(np.array([row]), 1)
+    inputs = build_inputs(spec, one, np.array([now]), context)
+    with torch.no_grad():
+        whole = model.export_encoder()(*(torch.from_numpy(inputs[e.name]) for e in spec.inputs))
+    np.testing.assert_allclose(stateful, whole.numpy(), atol=1e-5)
