@@ -12,6 +12,7 @@ the same split.
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from benchmarks.ablation import Ablation
@@ -19,9 +20,10 @@ from benchmarks.ablation import Ablation
 PAPER_HR50, PAPER_MRR = 0.5273, 0.0981
 VARIANTS: dict[str, dict[str, Any]] = {
     "hrnn (defaults)": {},
+    "with the metadata decoder of eq. 2 (lambda ~ U[0, 1])": {"metadata_decoder": True},
     "no time delta": {"time_delta": False},
     "no feedback (event type, value)": {"feedback": False},
-    "no item features": {"item_features": False, "metadata_decoder": False},
+    "no item features": {"item_features": False},
     "no user features": {"user_features": False},
     "importance-sampled softmax (1024 negatives)": {"softmax": "sampled"},
     "hidden 64": {"hidden": 64},
@@ -36,12 +38,15 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--quick", action="store_true", help="the defaults only")
     parser.add_argument("--variants", default="", help="indices into the table (default: all)")
+    parser.add_argument("--param", action="append", default=[], help="NAME=VALUE for all")
     parser.add_argument("--json", default="reports/hrnn_ablation.json")
     args = parser.parse_args()
     variants = {"hrnn (defaults)": {}} if args.quick else VARIANTS
     if args.variants:
         names = list(VARIANTS)
         variants = {names[int(i)]: VARIANTS[names[int(i)]] for i in args.variants.split(",")}
+    common = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
+    variants = {name: {**common, **params} for name, params in variants.items()}
     ablation = Ablation(
         args.data, args.format, "leave-last-out", "hrnn", variants,
         metrics=("hr@50", "mrr", "ndcg@10", "hr@10"), ks=(10, 50),

@@ -109,7 +109,7 @@ def main() -> None:
     params = dict(p.split("=", 1) for p in args.param)
     started = time.perf_counter()
     parts = split(train_log, "leave-last-out", seed=args.seed)
-    model = create("hrnn", **{k: json.loads(v) for k, v in params.items()})
+    model = create("hrnn", metadata_decoder=True, **{k: json.loads(v) for k, v in params.items()})
     counts_train = np.bincount(parts.train.item, minlength=data.n_items)
     validation = Validation(
         parts.valid, data.n_items, model.validation_metric, EvalConfig(ks=(10, 50)), counts_train

@@ -102,7 +102,7 @@ def test_the_time_since_the_last_event_changes_the_user_vector(model, small_log)
 
 def test_served_item_vectors_are_eq2_at_serve_lambda_and_lambda_one_for_cold_items(small_log):
     parts = split(small_log.interactions, "leave-last-out")
-    fitted = create("hrnn", **TINY, serve_lambda=0.3).fit(parts.train)
+    fitted = create("hrnn", **TINY, metadata_decoder=True, serve_lambda=0.3).fit(parts.train)
     net = fitted._net
     counts = np.bincount(parts.train.item, minlength=parts.train.n_items)
     with torch.no_grad():
