@@ -6,6 +6,8 @@ server fills it (its ``fill``). Two kinds exist:
 - per event, shape (batch, history), from the user's (cut) history:
   ``item_rows`` (int64, 0 on padding), ``mask`` (float32, 1 on real events),
   ``age_seconds`` (float32, now minus the event time, >= 0),
+  ``gap_seconds`` (float32, the event's time minus the previous event's in the
+  cut history, >= 0, 0 for the first: exact where ages in float32 are not),
   ``event_types`` (int64 codes of the bundle's event types), ``values`` (float32);
 - per user, from the request and the bundle's user table:
   ``user_vector`` (float32, (batch, width): the user's row of ``users.npy``,
@@ -44,6 +46,7 @@ FILLS: dict[str, Fill] = {
     "item_rows": Fill("int64", "event", "item row of each event, 0 on padding"),
     "mask": Fill("float32", "event", "1.0 on real events, 0.0 on padding"),
     "age_seconds": Fill("float32", "event", "query time minus event time, seconds, >= 0"),
+    "gap_seconds": Fill("float32", "event", "event time minus the previous event's, >= 0"),
     "event_types": Fill("int64", "event", "event type code (manifest event_types order)"),
     "values": Fill("float32", "event", "event value"),
     "user_vector": Fill("float32", "user_vector", "the user's row of users.npy, 0 if unknown"),
@@ -82,6 +85,11 @@ def _per_event(fill: str, history: Sequences, now: np.ndarray, row: np.ndarray) 
         return np.ones(len(history.item), dtype=np.float32)
     if fill == "age_seconds":
         return np.maximum(np.asarray(now, np.float64)[row] - history.timestamp, 0.0)
+    if fill == "gap_seconds":  # differences of float64 times, then float32
+        gap = np.zeros(len(history.item), np.float64)
+        gap[1:] = np.diff(history.timestamp)
+        gap[history.indptr[:-1][history.lengths > 0]] = 0.0  # each row's first event
+        return np.maximum(gap, 0.0)
     if fill == "event_types":
         return history.event_type
     return history.value

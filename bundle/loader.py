@@ -4,9 +4,9 @@
 ``BundleError`` that names the bundle and the file: a missing manifest or
 file, a checksum or size mismatch (truncated copy), a format this version does
 not read, arrays or an index whose shape disagrees with the manifest, an
-encoder whose graph does not match its declared inputs, a re-ranker aligned to
-another item table, and parts this server cannot serve yet (stateful
-encoders). A refused bundle never replaces a serving one.
+encoder (or stateful graph) whose graph does not match its declared inputs, a
+re-ranker aligned to another item table. A refused bundle never replaces a
+serving one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bundle.inputs import UserContext
 from bundle.items import ItemTable
 from bundle.manifest import Manifest
 from bundle.reranker import Reranker
+from bundle.state import StateEncoder
 from bundle.users import UserTable
 
 VERSION = re.compile(r"\d+(?:[._-]\d+)*")  # 7, 1.2, 20261123-1: other folders are not versions
@@ -77,13 +78,13 @@ def verify(path: Path) -> tuple[Manifest, str]:
         raise BundleError(f"{path}: incomplete bundle, {MANIFEST} is missing")
     raw = manifest_path.read_bytes()
     manifest = Manifest.from_json(raw.decode("utf-8", errors="replace"), str(manifest_path))
-    if manifest.stateful is not None:
-        raise BundleError(f"{path}: declares a stateful encoder, which this server cannot serve")
     required = [*REQUIRED_FILES, manifest.encoder.file]
     if manifest.reranker is not None:
         required.append(manifest.reranker.file)
     if manifest.users is not None:
         required += [manifest.users.vectors, manifest.users.ids]
+    if manifest.stateful is not None:
+        required += [manifest.stateful.step.file, manifest.stateful.readout.file]
     for name in required:
         if name not in manifest.files:
             raise BundleError(f"{path}: manifest does not list {name}")
@@ -114,6 +115,7 @@ class Bundle:
     index: Any  # hnswlib.Index
     encoder: Encoder
     reranker: Reranker | None = None  # the second stage, when the manifest has one
+    states: StateEncoder | None = None  # step and readout, when the model is stateful
 
     @property
     def version(self) -> str:
@@ -216,4 +218,12 @@ class Bundle:
                 raise BundleError(
                     f"{folder / m.reranker.file}: cannot load the re-ranker ({error})"
                 ) from None
-        return cls(folder, manifest, identity, vectors, items, users, index, encoder, reranker)
+        states = None
+        if m.stateful is not None:
+            try:
+                states = StateEncoder(folder, m.stateful, encoder.providers, threads)
+            except Exception as error:  # onnxruntime raises its own exception types
+                raise BundleError(f"{folder}: cannot load the stateful graphs ({error})") from None
+        return cls(
+            folder, manifest, identity, vectors, items, users, index, encoder, reranker, states
+        )

@@ -7,8 +7,8 @@ model *means* (``Semantics``): how a cold-start query is formed, how a
 similar-items query is formed from an item's row, and the weight of the live
 trend term on this model's score scale. Optional parts: a user table (models
 with per-user parameters), a re-ranker (a second stage over the candidates),
-and a stateful encoder (room for the model that adds it; this server refuses
-it until it can serve it).
+and a stateful encoder (``step`` and ``readout`` graphs: RecordEvents advances
+a user's state, Recommend reads it out).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bundle.errors import ManifestError
 from bundle.format import ENCODER, FORMAT_VERSION, KNOWN_FORMATS, RERANKER, USER_TABLE, USERS
 from bundle.history import HistoryPolicy
 from bundle.inputs import FILLS, NOW_DEPENDENT
+from bundle.state import READOUT_FILLS, STEP_FILLS
 
 
 @dataclass(frozen=True)
@@ -268,13 +269,47 @@ class UserTableSpec:
 
 
 @dataclass(frozen=True)
-class StatefulSpec:
-    """Room for stateful encoders: ``step`` (state, event) -> state, ``readout``
-    (state, seconds since the last event) -> user vector."""
+class StateInput:
+    """One input of a stateful graph: its ONNX name and its fill (``bundle.state``)."""
 
-    step: str
-    readout: str
+    name: str
+    fill: str
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A stateful graph: its file, its inputs and the name of its one output."""
+
+    file: str
+    inputs: tuple[StateInput, ...]
+    output: str
+
+    def check(self, fills: dict[str, Any], role: str) -> None:
+        used = [e.fill for e in self.inputs]
+        unknown = sorted(set(used) - set(fills))
+        if unknown:
+            raise ValueError(f"{role} input fill(s) {unknown} unknown; known: {sorted(fills)}")
+        if len(set(used)) != len(used) or "state" not in used:
+            raise ValueError(f"{role} must read the state once and each fill at most once")
+
+
+@dataclass(frozen=True)
+class StatefulSpec:
+    """A stateful encoder (``bundle.state``): ``step`` (state, one event) -> state,
+    ``readout`` (state, seconds since the last event) -> the user vector. Stepping a
+    history event by event and reading out equals the one-pass encoder (checked at
+    export, ``checks``)."""
+
     state_dim: int
+    step: GraphSpec
+    readout: GraphSpec
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.state_dim < 1:
+            raise ValueError(f"stateful.state_dim must be >= 1, got {self.state_dim}")
+        self.step.check(STEP_FILLS, "step")
+        self.readout.check(READOUT_FILLS, "readout")
 
 
 @dataclass(frozen=True)
@@ -357,6 +392,10 @@ class Manifest:
                 )
         if self.encoder.needs_users and self.users is None:
             raise ValueError("the encoder reads the user table but the bundle has none")
+        if self.stateful is not None and self.users is None:
+            graphs = (self.stateful.step, self.stateful.readout)
+            if any(e.fill == "user_vector" for g in graphs for e in g.inputs):
+                raise ValueError("the stateful graphs read the user table but the bundle has none")
         roles = {o.role for o in self.encoder.outputs}
         if self.semantics.explanation != "leave-one-out" and "history_weights" not in roles:
             raise ValueError(

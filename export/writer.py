@@ -15,7 +15,9 @@ Steps (any failure leaves no bundle behind):
    trend weight calibrated on the validation users (``calibrate``).
 6. ``items.tsv``: external id, categories, training count, metadata by row.
 7. ``reranker.onnx`` when a re-ranker's checkpoint is given (``export.rerank``).
-8. ``manifest.json`` with the SHA-256 of every file, written last; the folder
+8. ``step.onnx`` + ``readout.onnx`` for a stateful model (``export.stateful``):
+   stepped event by event they must give the one-pass user vectors.
+9. ``manifest.json`` with the SHA-256 of every file, written last; the folder
    is built under a hidden temporary name and renamed into place in one step,
    then loaded back with ``bundle.loader`` (the server's loader) as a final check.
 
@@ -45,6 +47,7 @@ from export.errors import ExportError
 from export.index_build import build_index
 from export.onnx_export import export_onnx, torch_outputs
 from export.rerank import write_reranker
+from export.stateful import write_stateful
 from training.checkpoint import Checkpoint
 from training.models.base import RetrievalModel
 
@@ -134,6 +137,9 @@ def _write_files(
             f"served user vectors differ from the model's encode_user by {agreement:.2e}: "
             "the inputs the server builds do not match the model's"
         )
+    stateful = write_stateful(model, folder, check, context, queries, config.tolerance)
+    if stateful is not None:
+        names += [stateful.step.file, stateful.readout.file]
     cold, similar = model.semantics()
     trend = calibrate_trend(
         lambda r: queries[r] @ vectors.T, len(vectors), check, checkpoint.validation_trends[rows],
@@ -161,6 +167,7 @@ def _write_files(
         semantics=Semantics(cold, similar, trend, explanation=model.explanation()),
         event_types=tuple(checkpoint.event_types),
         users=users_spec,
+        stateful=stateful,
         reranker=second,
         offline_metrics=_offline_metrics(checkpoint),
         checks={

@@ -89,6 +89,14 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.user_states = Counter(
+            "recserve_user_states_total",
+            "Users' states of a stateful bundle read or updated: current, stepped (events "
+            "added), recomputed (from the stored history), error (an update that failed; "
+            "the next read catches up)",
+            ["outcome"],
+            registry=r,
+        )
         self.rerank = Counter(
             "recserve_rerank_total",
             "Re-ranking of personalised answers: done, or the retrieval order answered "

@@ -180,3 +180,46 @@ def test_every_recommended_item_is_explained_as_the_model_declares(trained):
         for item_id, weight in got.items():
             assert weight == pytest.approx(want[item_id], abs=1e-4)
         assert set(got) == set(want)  # every history item, as explain_items allows
+
+
+STATEFUL = {"led", "hrnn"}  # user sides that are a recurrence: a running mean, a GRU
+
+
+def test_stateful_models_step_each_event_and_answer_as_the_one_pass_encoder(trained):
+    """Events recorded one call at a time, Recommend between them: RecordEvents steps
+    the user's stored state (its cursor is the latest event), Recommend reads it out,
+    and the answer's scores are the offline model's over the whole history."""
+    from service.core.states import state_key
+
+    checkpoint, server, stub = trained
+    bundle = server.bundles.current
+    assert (bundle.states is not None) == (checkpoint.kind in STATEFUL)
+    if bundle.states is None:
+        return
+    assert bundle.manifest.stateful.checks["stateful_vs_encoder_max_abs_error"] <= 1e-4
+    counter = server.metrics.user_states
+    stepped = counter.labels("stepped")._value.get()
+    part = checkpoint.validation.history.take([2])
+    rows, stamps = part.item.astype(np.int64)[-12:], part.timestamp[-12:]
+    name = f"stepped-{time.time_ns()}"
+    for n in range(1, len(rows) + 1):
+        _record(stub, name, [checkpoint.items.ids[rows[n - 1]]], [float(stamps[n - 1])])
+        stored = server.service.states.load(bundle, name)
+        assert stored.events == n and stored.cursor[1] == checkpoint.items.ids[rows[n - 1]]
+        if n % 4 == 0:
+            reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=NOW))
+            offline = _offline(checkpoint, rows[:n], stamps[:n], -1)
+            served = np.array([checkpoint.items.index_of(i.item_id)[0] for i in reply.items])
+            np.testing.assert_allclose([i.score for i in reply.items], offline[served],
+                                       rtol=1e-4, atol=1e-4)  # fmt: skip
+    assert counter.labels("stepped")._value.get() - stepped >= len(rows) - 1
+    # a damaged state is recomputed from the history, never served
+    server.store.put_state(name, state_key(bundle), b"not a state")
+    rows, stamps = np.append(rows, rows[0]), np.append(stamps, stamps[-1] + 60.0)
+    _record(stub, name, [checkpoint.items.ids[rows[-1]]], [float(stamps[-1])])
+    reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=NOW))
+    offline = _offline(checkpoint, rows, stamps, -1)
+    served = np.array([checkpoint.items.index_of(i.item_id)[0] for i in reply.items])
+    np.testing.assert_allclose([i.score for i in reply.items], offline[served], rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
+    assert server.service.states.load(bundle, name).cursor[2] == float(stamps[-1])

@@ -41,6 +41,7 @@ from service.core.stages.rerank import RerankStage, rerank_width
 from service.core.stages.retrieve import RetrieveStage
 from service.core.stages.score import ScoreStage
 from service.core.stages.select import SelectStage, top_k
+from service.core.states import StateKeeper
 from service.core.types import (
     EventInput,
     Explanation,
@@ -79,7 +80,8 @@ class RecommendationService:
         self.cache = MemoCache(int(settings.user_cache_mb * 2**20))
         self.cold = ColdStart()
         self.history = HistoryStage(store, settings.max_history, self.cache, metrics)
-        self.encode = EncodeStage()
+        self.states = StateKeeper(store, metrics)
+        self.encode = EncodeStage(self.states)
         self.score = ScoreStage(settings, refresher)
         # retrieve -> score -> rerank -> select repeat when select widens the search
         self.ranking: tuple[Stage, ...] = (
@@ -215,6 +217,8 @@ class RecommendationService:
         stored = self.store.append(accepted) if accepted else []  # durable before we answer
         if stored:
             self._add_trends(stored)
+            if bundle is not None and bundle.states is not None:
+                self._advance_states(bundle, stored)
         duplicates = len(accepted) - len(stored)
         self.metrics.events.labels("accepted").inc(len(stored))
         if duplicates:
@@ -223,6 +227,22 @@ class RecommendationService:
         for error in errors:
             self.metrics.rejected_events.labels(error.field).inc()
         return RecordResult(len(accepted), errors, duplicates)
+
+    def _advance_states(self, bundle: Bundle, events: list[StoredEvent]) -> None:
+        """Step each user's state of ``bundle`` over their stored events (one ``step``
+        per event), so their next Recommend only reads it out. The events are stored
+        whatever happens here: a failure is counted and the next read catches up."""
+        for user in dict.fromkeys(e.user_id for e in events):
+            try:
+                history = self.store.recent(user, self.settings.max_history)
+                stored = self.states.load(bundle, user)
+                with self._compute:
+                    users = bundle.user_context((user,))
+                    state, changed = self.states.catch_up(bundle, stored, history, users)
+                if changed:
+                    self.states.save(bundle, user, state)
+            except Exception as error:  # the events are stored: never fail the call here
+                self.states.failed(user, error)
 
     def _add_trends(self, events: list[StoredEvent]) -> None:
         """The trend update of stored events: retried once, then counted and logged. The

@@ -9,8 +9,12 @@ Every backend keeps at most ``max_history`` events per user, oldest dropped
 first, and returns them oldest first. An event with an ``event_id`` that one
 of the user's held events (their last ``max_history``) or an earlier event of
 the same call already has is a client's retry: it is not stored again
-(``append`` returns what it stored). One contract test suite
-(``tests/contract``) runs against all of them.
+(``append`` returns what it stored). Beside each history a backend keeps the
+user's *states* of stateful bundles (``bundle.state``): opaque bytes under a
+key (the bundle's content identity), at most ``MAX_STATES`` keys per user (a
+new key beyond that replaces the others); a state is derived data, recomputed
+from the history when missing. One contract test suite (``tests/contract``)
+runs against all of them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class StoredEvent(NamedTuple):
         return cls(str(user), str(item), float(ts), str(kind), float(value), event_id)
 
 
+MAX_STATES = 2  # state keys kept per user: a serving bundle and the one replacing it
+
+
 class EventStore(Protocol):
     """Bounded per-user histories; safe to call from many threads."""
 
@@ -55,6 +62,12 @@ class EventStore(Protocol):
 
     def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
         """``recent`` for several users in one round trip (batched Recommend)."""
+
+    def get_state(self, user_id: str, key: str) -> bytes | None:
+        """The user's state stored under ``key``, or None."""
+
+    def put_state(self, user_id: str, key: str, blob: bytes) -> None:
+        """Keep ``blob`` as the user's state under ``key`` (see ``MAX_STATES``)."""
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         """Stored events newer than ``since``, in batches (to rebuild in-process trends)."""

@@ -205,6 +205,14 @@ class FileStore:
     def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
         return self._memory.recent_many(user_ids, limit)
 
+    def get_state(self, user_id: str, key: str) -> bytes | None:
+        return self._memory.get_state(user_id, key)
+
+    def put_state(self, user_id: str, key: str, blob: bytes) -> None:
+        """States are kept in memory only: after a restart each user's state is
+        recomputed from their history on first use."""
+        self._memory.put_state(user_id, key, blob)
+
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return self._memory.replay(since)
 

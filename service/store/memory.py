@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from service.store.base import StoredEvent
+from service.store.base import MAX_STATES, StoredEvent
 
 
 class MemoryStore:
@@ -23,6 +23,7 @@ class MemoryStore:
     def __init__(self, max_history: int) -> None:
         self.max_history = max_history
         self._users: dict[str, deque[StoredEvent]] = {}
+        self._states: dict[str, dict[str, bytes]] = {}  # user -> key -> state
         self._lock = threading.Lock()
         self.live_events = 0  # events held now (each user's last max_history), a counter
 
@@ -69,6 +70,17 @@ class MemoryStore:
 
     def recent_many(self, user_ids: Sequence[str], limit: int) -> list[list[StoredEvent]]:
         return [self.recent(user, limit) for user in user_ids]
+
+    def get_state(self, user_id: str, key: str) -> bytes | None:
+        held = self._states.get(user_id)  # one dict read: atomic under the GIL
+        return None if held is None else held.get(key)
+
+    def put_state(self, user_id: str, key: str, blob: bytes) -> None:
+        with self._lock:
+            held = self._states.setdefault(user_id, {})
+            if key not in held and len(held) >= MAX_STATES:
+                held.clear()
+            held[key] = blob
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         with self._lock:

@@ -1,6 +1,7 @@
 """Redis (and Redis Cluster) store: one bounded list per user.
 
-Key ``rs:h:{<user_id>}``: the user id is the hash tag, so a user's key maps
+Key ``rs:h:{<user_id>}`` (and ``rs:s:{<user_id>}``, a hash of the user's
+states of stateful bundles): the user id is the hash tag, so a user's keys map
 to one cluster slot and the same code runs on a single Redis or a cluster.
 A write is one non-transactional pipeline (RPUSH + LTRIM per user), executed
 before ``append`` returns, so accepted events are in Redis when the call
@@ -26,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from service.store.base import StoredEvent
+from service.store.base import MAX_STATES, StoredEvent
 from service.store.errors import StoreError, StoreUnavailable
 
 TIMEOUT = 0.5  # seconds, connect and each command
@@ -66,6 +67,11 @@ return table.concat(flags)
 
 def history_key(user_id: str) -> str:
     return f"rs:h:{{{user_id}}}"
+
+
+def state_key(user_id: str) -> str:
+    """A hash of the user's states by bundle key, in the slot of their history."""
+    return f"rs:s:{{{user_id}}}"
 
 
 def connect(url: str, timeout: float = TIMEOUT) -> Any:
@@ -193,6 +199,23 @@ class RedisStore:
         with unavailable("history store"):
             found = pipe.execute()
         return [[StoredEvent.from_row(json.loads(r)) for r in rows] for rows in found]
+
+    def get_state(self, user_id: str, key: str) -> bytes | None:
+        with unavailable("state store"):
+            found = self.client.hget(state_key(user_id), key)
+        return None if found is None else bytes(found)
+
+    def put_state(self, user_id: str, key: str, blob: bytes) -> None:
+        name = state_key(user_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(name, key, blob)
+        pipe.hlen(name)
+        with unavailable("state store"):
+            _, held = pipe.execute()
+            if held > MAX_STATES:  # a new bundle's state replaces the older ones
+                others = [k for k in self.client.hkeys(name) if k.decode() != key]
+                if others:
+                    self.client.hdel(name, *others)
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return iter(())  # trends live in Redis already; nothing to rebuild in process

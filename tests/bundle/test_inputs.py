@@ -28,6 +28,7 @@ def test_a_batch_is_padded_at_the_end_and_every_fill_has_its_dtype():
     assert inputs["item_rows"].tolist() == [[4, 5], [6, 0], [0, 0]]
     assert inputs["mask"].tolist() == [[1, 1], [1, 0], [0, 0]]
     assert inputs["age_seconds"].tolist() == [[9, 7], [3, 0], [0, 0]]
+    assert inputs["gap_seconds"].tolist() == [[0, 2], [0, 0], [0, 0]]
     assert inputs["event_types"].tolist() == [[2, 0], [1, 0], [0, 0]]
     assert inputs["values"].tolist() == [[0.5, 2.0], [1.0, 0.0], [0.0, 0.0]]
     assert inputs["user_vector"].tolist() == [[4, 5], [0, 0], [0, 1]]
@@ -67,3 +68,12 @@ def test_a_user_input_without_a_user_table_is_an_error():
     spec = EncoderSpec((InputSpec("u", "user_known"),), ALL.outputs)
     with pytest.raises(ValueError, match="needs the user table"):
         build_inputs(spec, Sequences.from_lists([[1]]), np.zeros(1))
+
+
+def test_gaps_between_events_stay_exact_where_float32_ages_cannot():
+    """Unix times near 1.8e9 are 128 s apart in float32: a gap of 3 s survives only as
+    a difference taken before the cast."""
+    seqs = Sequences.from_lists([[1, 2, 3]], [[1.8e9, 1.8e9 + 3.0, 1.8e9 + 4.5]])
+    one = build_inputs(ALL, seqs, np.array([1.9e9]), UserContext.from_table(
+        np.ones((1, 2), np.float32), np.array([0])))  # fmt: skip
+    assert one["gap_seconds"].tolist() == [[0.0, 3.0, 1.5]]

@@ -75,10 +75,20 @@ def test_garbage_manifest_is_refused(bundle_copy):
         Bundle.load(bundle_copy)
 
 
-def test_a_stateful_encoder_this_server_cannot_serve_yet_is_refused(bundle_copy):
-    value = {"step": "step.onnx", "readout": "readout.onnx", "state_dim": 8}
-    _edit_manifest(bundle_copy, lambda m: m.update({"stateful": value}))
-    with pytest.raises(BundleError, match="stateful encoder, which this server cannot serve"):
+def _rename_step_input(manifest: dict, name: str, fill: str) -> None:
+    manifest["stateful"]["step"]["inputs"][-1] = {"name": name, "fill": fill}
+
+
+def test_stateful_graphs_that_do_not_read_their_declared_inputs_are_refused(bundle_copy):
+    assert Bundle.load(bundle_copy).states is not None  # LED serves statefully
+    _edit_manifest(bundle_copy, lambda m: _rename_step_input(m, "renamed", "new_item"))
+    with pytest.raises(BundleError, match=r"cannot load the stateful graphs.*renamed"):
+        Bundle.load(bundle_copy)
+
+
+def test_a_step_input_fill_outside_the_vocabulary_is_refused_naming_it(bundle_copy):
+    _edit_manifest(bundle_copy, lambda m: _rename_step_input(m, "new", "tomorrow"))
+    with pytest.raises(BundleError, match=r"stateful.*\['tomorrow'\] unknown"):
         Bundle.load(bundle_copy)
 
 

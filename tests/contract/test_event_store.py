@@ -136,3 +136,20 @@ def test_event_ids_survive_a_restart(store_url, open_at):
     again = open_at()
     assert again.append([with_id("u", "a", 'quote"and\\slash')]) == []
     assert [e.event_id for e in again.recent("u", 10)] == ['quote"and\\slash']
+
+
+def test_states_are_kept_per_user_and_key_and_a_third_key_replaces_the_others(open_at):
+    store = open_at()
+    assert store.get_state("u", "bundle-a") is None
+    blob = b"[3,1.5,null]\n" + bytes(range(256))  # any bytes, newlines and NULs included
+    store.put_state("u", "bundle-a", blob)
+    store.put_state("u", "bundle-b", b"second")
+    store.put_state("v", "bundle-a", b"other user")
+    assert store.get_state("u", "bundle-a") == blob
+    assert store.get_state("u", "bundle-b") == b"second"
+    store.put_state("u", "bundle-b", b"second, updated")  # an update keeps the other key
+    assert store.get_state("u", "bundle-a") == blob
+    store.put_state("u", "bundle-c", b"third")  # a new key past MAX_STATES replaces the rest
+    assert store.get_state("u", "bundle-c") == b"third"
+    assert store.get_state("u", "bundle-a") is None and store.get_state("u", "bundle-b") is None
+    assert store.get_state("v", "bundle-a") == b"other user"

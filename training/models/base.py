@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -111,6 +112,20 @@ class Servable(Recommender):
         """Rebuild a fitted model from ``config_dict()`` and ``state()``."""
 
 
+@dataclass(frozen=True)
+class StatefulModules:
+    """What a stateful model exports beside its one-pass encoder (``bundle.state``):
+    torch modules and the ``(name, fill)`` of each of their inputs, in argument
+    order. Stepping a history event by event, then reading out, must give the
+    one-pass encoder's user vector (the exporter checks it)."""
+
+    state_dim: int
+    step: Any
+    step_inputs: tuple[tuple[str, str], ...]
+    readout: Any
+    readout_inputs: tuple[tuple[str, str], ...]
+
+
 class RetrievalModel(Servable):
     """A recommender that serves as inner-product search.
 
@@ -157,6 +172,11 @@ class RetrievalModel(Servable):
     def user_fallback(self) -> str:
         """What the encoder does for a user without a row in ``user_table``."""
         return ""
+
+    def stateful(self) -> StatefulModules | None:
+        """The ``step`` and ``readout`` modules when the user side is a recurrence the
+        server can advance per event; None: every Recommend runs the one-pass encoder."""
+        return None
 
     def user_context(self, users: np.ndarray | None, batch: int) -> UserContext | None:
         """The ``user_vector``/``user_known`` inputs for dense user indices (-1: unknown)."""

@@ -48,6 +48,7 @@ from bundle.manifest import ColdStart, EncoderSpec, InputSpec, ItemQuery, Output
 from training.data.features import FeatureSchema
 from training.data.interactions import Interactions
 from training.data.sampling import AliasSampler, popularity_distribution
+from training.models.base import StatefulModules
 from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.registry import register
 from training.trainer import Plan, TrainConfig
@@ -250,7 +251,7 @@ class HRNNNetwork(torch.nn.Module):
 
 
 class HRNNEncoder(torch.nn.Module):
-    """ONNX-exportable one-pass user side: (items, mask, age_seconds, event_types, values,
+    """ONNX-exportable one-pass user side: (items, mask, gap_seconds, event_types, values,
     user features, since_last) -> [u, 1]: the GRU over the history, then the query step."""
 
     def __init__(self, net: HRNNNetwork) -> None:
@@ -261,16 +262,15 @@ class HRNNEncoder(torch.nn.Module):
         self,
         items: torch.Tensor,
         mask: torch.Tensor,
-        age: torch.Tensor,
+        gap: torch.Tensor,
         types: torch.Tensor,
         values: torch.Tensor,
         user: torch.Tensor,
         since_last: torch.Tensor,
     ) -> torch.Tensor:
         count = mask.sum(1).long()
-        delta = torch.cat([torch.zeros_like(age[:, :1]), age[:, :-1] - age[:, 1:]], dim=1)
         position = torch.arange(items.shape[1], device=items.device)[None, :]
-        x = self.net.step_inputs(items, delta, types, values, user, position == 0)
+        x = self.net.step_inputs(items, gap, types, values, user, position == 0)
         out, _ = self.net.gru(x)
         last = (count - 1).clamp_min(0)[:, None, None].expand(-1, 1, out.shape[2])
         state = torch.gather(out, 1, last)[:, 0] * (count > 0).to(out.dtype)[:, None]
@@ -565,7 +565,7 @@ class HRNN(TorchRetrievalModel):
             inputs=(
                 InputSpec("items", "item_rows"),
                 InputSpec("mask", "mask"),
-                InputSpec("age", "age_seconds"),
+                InputSpec("gap", "gap_seconds"),
                 InputSpec("types", "event_types"),
                 InputSpec("values", "values"),
                 InputSpec("user", "user_vector"),
@@ -578,10 +578,29 @@ class HRNN(TorchRetrievalModel):
     def export_encoder(self) -> torch.nn.Module:
         return self._module
 
-    def export_stateful(self) -> tuple[torch.nn.Module, torch.nn.Module]:
-        """The ``step`` and ``readout`` graphs of a stateful bundle (ARCHITECTURE.md:
-        RecordEvents advances the state, Recommend runs only the readout)."""
-        return HRNNStep(self._net).eval(), HRNNReadout(self._net).eval()
+    def stateful(self) -> StatefulModules:
+        """The ``step`` and ``readout`` graphs (ARCHITECTURE.md: RecordEvents advances the
+        state, Recommend runs only the readout)."""
+        return StatefulModules(
+            state_dim=self.config.hidden,
+            step=HRNNStep(self._net).eval(),
+            step_inputs=(
+                ("state", "state"),
+                ("item", "item_row"),
+                ("delta", "delta_seconds"),
+                ("first", "first"),
+                ("event_type", "event_type"),
+                ("value", "value"),
+                ("user", "user_vector"),
+            ),
+            readout=HRNNReadout(self._net).eval(),
+            readout_inputs=(
+                ("state", "state"),
+                ("since_last", "seconds_since_last"),
+                ("user", "user_vector"),
+                ("empty", "empty"),
+            ),
+        )
 
     def item_vectors(self) -> np.ndarray:
         return self._items

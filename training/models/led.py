@@ -33,6 +33,7 @@ from training import losses
 from training.data.batches import FoldInBatch, FoldInBatcher
 from training.data.interactions import Interactions
 from training.data.sampling import AliasSampler, popularity_distribution
+from training.models.base import StatefulModules
 from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.pretrain.item2vec import Item2VecConfig, item2vec_embeddings
 from training.pretrain.pmi_svd import PMISVDConfig, pmi_svd_embeddings
@@ -166,6 +167,35 @@ class LEDEncoder(torch.nn.Module):
         return torch.cat([user, torch.ones_like(user[:, :1])], dim=1), share
 
 
+class LEDStep(torch.nn.Module):
+    """The ``step`` graph: LED's state is the running sum of the distinct history items'
+    vectors and their count, ``[sum_i v_i, T]``; an event on an item not already in the
+    history (``new`` 1.0) adds ``[v_item, 1]``."""
+
+    table: torch.Tensor
+
+    def __init__(self, item_table: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("table", torch.from_numpy(np.ascontiguousarray(item_table)))
+
+    def forward(self, state: torch.Tensor, item: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        added = torch.cat([self.table[item], torch.ones_like(new)[:, None]], dim=1)
+        return state + new[:, None] * added
+
+
+class LEDReadout(torch.nn.Module):
+    """The ``readout`` graph: ``[sum / T**p, 1]``, the one-pass encoder's user vector."""
+
+    def __init__(self, norm_power: float = 1.0) -> None:
+        super().__init__()
+        self.norm_power = norm_power
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        summed, count = state[:, :-1], state[:, -1:]
+        user = summed / count.clamp_min(1e-9) ** self.norm_power
+        return torch.cat([user, torch.ones_like(count)], dim=1)
+
+
 @register("led")
 class LED(TorchRetrievalModel):
     """LED as a recommender: ``fit`` pre-trains, fine-tunes and early-stops."""
@@ -263,6 +293,17 @@ class LED(TorchRetrievalModel):
 
     def item_vectors(self) -> np.ndarray:
         return np.concatenate([self._table, self._bias[:, None]], axis=1)
+
+    def stateful(self) -> StatefulModules:
+        """A running sum and count (``LEDStep``), so a user who just acted is answered
+        without re-reading their history."""
+        return StatefulModules(
+            state_dim=self._table.shape[1] + 1,
+            step=LEDStep(self._table).eval(),
+            step_inputs=(("state", "state"), ("item", "item_row"), ("new", "new_item")),
+            readout=LEDReadout(self.config.norm_power).eval(),
+            readout_inputs=(("state", "state"),),
+        )
 
     def explanation(self) -> str:
         """The user vector is sum_i a_i [v_i, 0] + [0, 1]: additive over history items."""

@@ -1,5 +1,7 @@
 """Stage ``encode``: the user's history (+ the query time, + their user-table row) ->
-the user vector, by the bundle's ONNX encoder (``bundle.encoder``).
+the user vector, by the bundle's ONNX encoder (``bundle.encoder``), or, for a
+stateful bundle, the ``readout`` of the user's state (``service.core.states``:
+caught up with the stored history first when RecordEvents did not already).
 
 Runs once per memo: a cached user, or the cold-start source, passes through.
 """
@@ -9,10 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from service.core.stages.base import Call
+from service.core.states import StateKeeper
 
 
 class EncodeStage:
     name = "encode"
+
+    def __init__(self, states: StateKeeper) -> None:
+        self.states = states
 
     def run(self, call: Call) -> None:
         memo = call.memo
@@ -21,7 +27,16 @@ class EncodeStage:
             return
         assert memo.history is not None
         bundle = call.bundle
-        users = bundle.user_context((call.request.user_id,))
-        memo.query = bundle.encoder.encode(memo.history, np.array([call.now]), users)[0]
+        user = call.request.user_id
+        users = bundle.user_context((user,))
+        if bundle.states is not None:
+            persist = call.given is None  # a smoke test keeps nothing
+            stored = self.states.load(bundle, user) if persist else None
+            state, changed = self.states.catch_up(bundle, stored, call.events, users)
+            if changed and persist:
+                self.states.save(bundle, user, state)
+            memo.query = bundle.states.readout(state, call.now, users)
+        else:
+            memo.query = bundle.encoder.encode(memo.history, np.array([call.now]), users)[0]
         if bundle.reranker is None:  # the seen set and the query are all later stages need
             memo.history = None

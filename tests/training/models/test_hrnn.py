@@ -148,51 +148,30 @@ def test_onnx_step_graph_event_by_event_equals_the_one_pass_encoder_past_max_his
     latest ``max_history`` events; here 30 of the longest user's)."""
     import dataclasses
 
-    import onnxruntime as ort
-
+    from bundle.encoder import CPU
     from bundle.history import HistoryPolicy
     from bundle.inputs import build_inputs
-    from export.onnx_export import export_graph
+    from bundle.state import StateEncoder
+    from export.stateful import export_graphs
 
     model = HRNN.from_state({**model.config_dict(), "history": 30}, model.state())
     data = small_log.interactions
     seqs = data.sequences()
     row = int(np.argmax(seqs.lengths))
     one = seqs.take([row])
-    n, hidden = len(one.item), model.config.hidden
+    n = len(one.item)
     assert n > 40
-    user_table, _ = model.user_table()
-    user = user_table[row][None].astype(np.float32)
-    step, readout = model.export_stateful()
-    b = np.ones(1, np.float32)
-    step_example = {
-        "state": np.zeros((1, hidden), np.float32), "item": np.zeros(1, np.int64),
-        "delta": b * 0, "first": b, "event_type": np.zeros(1, np.int64), "value": b,
-        "user": user,
-    }  # fmt: skip
-    export_graph(step, step_example, {k: {0: "batch"} for k in step_example}, ["next_state"],
-                 tmp_path / "step.onnx")  # fmt: skip
-    read_example = {"state": step_example["state"], "since_last": b, "user": user, "empty": b}
-    export_graph(readout, read_example, {k: {0: "batch"} for k in read_example}, ["query"],
-                 tmp_path / "readout.onnx")  # fmt: skip
-    run_step = ort.InferenceSession(str(tmp_path / "step.onnx"))
-    run_read = ort.InferenceSession(str(tmp_path / "readout.onnx"))
-    state = np.zeros((1, hidden), np.float32)
-    for k in range(n):
-        state = run_step.run(None, {
-            "state": state, "item": one.item[k : k + 1].astype(np.int64),
-            "delta": np.array([one.timestamp[k] - one.timestamp[k - 1] if k else 0.0], np.float32),
-            "first": np.array([1.0 if k == 0 else 0.0], np.float32),
-            "event_type": one.event_type[k : k + 1].astype(np.int64),
-            "value": one.value[k : k + 1].astype(np.float32), "user": user,
-        })[0]  # fmt: skip
-    now = float(one.timestamp[-1]) + 900.0
-    since = np.array([now - one.timestamp[-1]], np.float32)
-    stateful = run_read.run(None, {"state": state, "since_last": since, "user": user,
-                                   "empty": np.zeros(1, np.float32)})[0]  # fmt: skip
-    spec = dataclasses.replace(model.encoder_spec(), history=HistoryPolicy(max_length=n))
     context = model.user_context(np.array([row]), 1)
-    inputs = build_inputs(spec, one, np.array([now]), context)
+    spec = export_graphs(model, tmp_path, context.vectors.shape[1])
+    assert (tmp_path / "step.onnx").exists() and (tmp_path / "readout.onnx").exists()
+    states = StateEncoder(tmp_path, spec, [CPU])
+    state = states.advance(states.empty(), one, context)  # one step.onnx call per event
+    assert state.events == n and state.last_time == one.timestamp[-1]
+    now = float(one.timestamp[-1]) + 900.0
+    stateful = states.readout(state, now, context)
+    whole_spec = dataclasses.replace(model.encoder_spec(), history=HistoryPolicy(max_length=n))
+    inputs = build_inputs(whole_spec, one, np.array([now]), context)
     with torch.no_grad():
-        whole = model.export_encoder()(*(torch.from_numpy(inputs[e.name]) for e in spec.inputs))
-    np.testing.assert_allclose(stateful, whole.numpy(), atol=1e-5)
+        encoder = model.export_encoder()
+        whole = encoder(*(torch.from_numpy(inputs[e.name]) for e in whole_spec.inputs))
+    np.testing.assert_allclose(stateful, whole.numpy()[0], atol=1e-5)
