@@ -115,7 +115,7 @@ bench-pretrain: install ## PMI + randomized SVD on a 100K-item catalogue
 
 MODEL ?= led
 
-bench-serving: install ## MODEL=led|predictor|attrec[+rerank]: stage latencies, gRPC throughput vs a do-nothing server (100K items)
+bench-serving: install ## MODEL=led|predictor|attrec|hrnn[+rerank]: stage latencies, gRPC throughput vs a do-nothing server (100K items, one event per two requests)
 	$(PY) -m loadtest.benchmark --model $(MODEL) --json reports/serving_$(MODEL).json
 
 bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies

@@ -2,15 +2,19 @@
 against a do-nothing server.
 
 1. Exports a synthetic 100K-item catalogue of the model (``--model led|predictor|
-   attrec``, its own architecture with clustered, trained-looking parameters)
+   attrec|hrnn``, its own architecture with clustered, trained-looking parameters)
    as a real bundle (``loadtest.catalog``), and fills 1,000 users with
    50-event histories.
 2. In process (no transport, user cache off: every call encodes and searches):
    p50/p99 of each stage of the request path and of the whole Recommend call,
    and the recall@10 of the served top-10 against exact search over all items.
+   Events are interleaved with requests as in production: before a share
+   ``--events-per-request`` (default 0.5) of the requests the user records one
+   event (RecordEvents timed as a whole). For a stateful bundle (LED, HRNN-meta)
+   also the p50 of one ``step`` and of one ``readout`` on their own.
 3. End to end: the real server and a do-nothing gRPC server, each in its own
-   process, loaded by the same closed-loop generator (another process) in the
-   same run; throughput ratio and latency percentiles.
+   process, loaded by the same closed-loop generator (another process, the same
+   event mix) in the same run; throughput ratio and latency percentiles.
 
     python -m loadtest.benchmark --model attrec --json reports/serving_attrec.json
     python -m loadtest.benchmark --model led+rerank --rerank-param depth=4
@@ -58,41 +62,56 @@ def seed_events(service: Any, histories: list[np.ndarray], now: float) -> None:
         assert result.accepted == len(rows), result.errors[:3]
 
 
-def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) -> dict[str, Any]:
+def stage_latencies(
+    bundle: Path, histories: list[np.ndarray], requests: int, events_per_request: float
+) -> dict[str, Any]:
     # no user cache: every request encodes and searches, so each stage is measured
     settings = Settings(bundle=str(bundle), store="memory://", max_history=HISTORY, user_cache_mb=0)
     server = Server(settings)
     server.bundles.load()
     server.refresher.refresh()
-    now = time.time()
-    seed_events(server.service, histories, now)
+    seed_events(server.service, histories, time.time())
     server.metrics.samples = {}
     recall_hits, recall_total = 0, 0
     bundle = server.bundles.current
     vectors = bundle.vectors
     rng = np.random.default_rng(0)
-    calls = []
+    calls, records = [], []
     for n in range(requests):
         user = int(rng.integers(USERS))
+        name = f"user-{user:05d}"
+        if rng.random() < events_per_request:
+            item = f"item-{int(rng.integers(len(vectors))):06d}"
+            started = time.perf_counter()
+            server.service.record_events([EventInput(name, item, time.time(), "view")])
+            records.append(time.perf_counter() - started)
+        now = time.time()
         started = time.perf_counter()
-        reply = server.service.recommend(RecommendRequest(f"user-{user:05d}", 10, now=now))
+        reply = server.service.recommend(RecommendRequest(name, 10, now=now))
         calls.append(time.perf_counter() - started)
         if n < 300:  # served top-10 vs exact top-10 over every unseen item
             if bundle.reranker is not None:  # the retrieval answer: a re-ranker reorders it
-                reply = server.service.recommend(
-                    RecommendRequest(f"user-{user:05d}", 10, now=now, rerank_n=0)
-                )
-            context = bundle.user_context((f"user-{user:05d}",))
-            query = bundle.encoder.encode(*_history_batch(server, user, now), context)[0]
+                reply = server.service.recommend(RecommendRequest(name, 10, now=now, rerank_n=0))
+            context = bundle.user_context((name,))
+            history, stamps = _history_batch(server, user, now)
+            if bundle.states is not None:  # the served query: the state's readout
+                state = server.service.states.load(bundle, name)
+                query = bundle.states.readout(state, now, context)
+            else:
+                query = bundle.encoder.encode(history, stamps, context)[0]
             scores = vectors @ query
-            scores[np.unique(histories[user])] = -np.inf
+            scores[np.unique(history.item)] = -np.inf
             exact = set(np.argsort(-scores)[:10].tolist())
             served = {int(i.item_id[5:]) for i in reply.items}
             recall_hits += len(exact & served)
             recall_total += 10
     samples = {k: np.array(v) * 1e6 for k, v in server.metrics.samples.items()}
     samples["recommend (whole call)"] = np.array(calls) * 1e6
+    if records:
+        samples["record one event (whole call)"] = np.array(records) * 1e6
     server.metrics.samples = None
+    if bundle.states is not None:
+        samples |= _state_graphs(server, bundle, rng)
     server.store.close()
     stages = {
         k: {"p50_us": float(np.percentile(v, 50)), "p99_us": float(np.percentile(v, 99))}
@@ -105,6 +124,27 @@ def stage_latencies(bundle: Path, histories: list[np.ndarray], requests: int) ->
         "p99_us": float(np.percentile(search_rerank, 99)),
     }
     return {"stages": stages, "served_recall@10": recall_hits / max(recall_total, 1)}
+
+
+def _state_graphs(server: Server, bundle: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Microseconds of one ``step`` (one event) and one ``readout``, on users' states."""
+    from bundle.history import Sequences
+
+    states, step, readout = bundle.states, [], []
+    for _ in range(2000):
+        name = f"user-{int(rng.integers(USERS)):05d}"
+        state = server.service.states.load(bundle, name)
+        context = bundle.user_context((name,))
+        event = Sequences.single(np.array([int(rng.integers(len(bundle.vectors)))]),
+                                 np.array([time.time()]))  # fmt: skip
+        started = time.perf_counter()
+        states.advance(state, event, context)
+        step.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        states.readout(state, time.time(), context)
+        readout.append(time.perf_counter() - started)
+    return {"state step (one event)": np.array(step) * 1e6,
+            "state readout": np.array(readout) * 1e6}  # fmt: skip
 
 
 def _history_batch(server: Server, user: int, now: float) -> tuple[Any, np.ndarray]:
@@ -135,10 +175,13 @@ def _wait_for(process: subprocess.Popen, marker: str, timeout: float = 120) -> N
     raise TimeoutError(marker)
 
 
-def _load(target: str, concurrency: int, duration: float) -> dict[str, Any]:
+def _load(
+    target: str, concurrency: int, duration: float, events: float, items: int
+) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "loadtest.grpc_load", "--target", target,
-         "--concurrency", str(concurrency), "--duration", str(duration), "--users", str(USERS)],
+         "--concurrency", str(concurrency), "--duration", str(duration), "--users", str(USERS),
+         "--events-per-request", str(events), "--items", str(items)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -151,6 +194,8 @@ def end_to_end(
     duration: float,
     rounds: int,
     cache: bool = True,
+    event_share: float = 0.0,
+    items: int = 100_000,
 ) -> dict[int, dict[str, Any]]:
     """For each concurrency level: best-of-``rounds`` runs against the real and the
     null server, interleaved so both see the same machine state."""
@@ -192,8 +237,12 @@ def end_to_end(
         for level in levels:
             runs: dict[str, list[dict[str, Any]]] = {"grpc": [], "null_grpc": []}
             for _ in range(rounds):
-                runs["null_grpc"].append(_load(f"127.0.0.1:{null_port}", level, duration))
-                runs["grpc"].append(_load(f"127.0.0.1:{real_port}", level, duration))
+                runs["null_grpc"].append(
+                    _load(f"127.0.0.1:{null_port}", level, duration, event_share, items)
+                )
+                runs["grpc"].append(
+                    _load(f"127.0.0.1:{real_port}", level, duration, event_share, items)
+                )
             best = {name: max(results, key=lambda r: r["qps"]) for name, results in runs.items()}
             best["ratio"] = best["grpc"]["qps"] / best["null_grpc"]["qps"]
             out[level] = best
@@ -226,6 +275,10 @@ def main() -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="serve with the user-vector cache off"
     )
+    parser.add_argument(
+        "--events-per-request", type=float, default=0.5,
+        help="share of requests before which the user records one event (0: reads only)",
+    )  # fmt: skip
     parser.add_argument("--json", default=None, help="default reports/serving_<model>.json")
     args = parser.parse_args()
     started = time.time()
@@ -236,9 +289,19 @@ def main() -> None:
     bundle, histories = build_bundle(out, model, n_items=args.items, history=HISTORY,
                                      reranker=settings if rerank else None)  # fmt: skip
     manifest = json.loads((bundle / "manifest.json").read_text())
-    inproc = stage_latencies(bundle, histories, args.requests)
+    events = args.events_per_request
+    inproc = stage_latencies(bundle, histories, args.requests, events)
     levels = [int(c) for c in args.concurrency.split(",")]
-    e2e = end_to_end(bundle, histories, levels, args.duration, args.rounds, not args.no_cache)
+    e2e = end_to_end(
+        bundle,
+        histories,
+        levels,
+        args.duration,
+        args.rounds,
+        not args.no_cache,
+        events,
+        manifest["item_count"],
+    )
     main_level = e2e[levels[-1]]
     report = {
         "model": args.model,
@@ -257,6 +320,8 @@ def main() -> None:
         "throughput_ratio": main_level["ratio"],
         "by_concurrency": {str(level): e2e[level] for level in levels},
         "user_cache": not args.no_cache,
+        "events_per_request": events,
+        "stateful": manifest.get("stateful") is not None,
         "cpu_count": os.cpu_count(),
         "seconds": time.time() - started,
     }

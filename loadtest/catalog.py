@@ -120,10 +120,42 @@ def _attrec(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.n
     return {"history": history}, arrays, cluster
 
 
+def _hrnn(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.ndarray]:
+    """The default GRU (hidden 128, 64-d item inputs) with time-delta and feedback inputs,
+    no item or user features; item input embeddings and output vectors of the same
+    topics, the GRU's weights at their initialisation (a step costs the same whatever
+    it learned)."""
+    import json
+
+    import torch
+
+    from training.data.features import FeatureSchema
+    from training.models.hrnn import HRNNConfig, HRNNNetwork
+
+    c = HRNNConfig(history=history)
+    out, bias, cluster = clustered_catalog(n_items, c.hidden, clusters)
+    embed, _, _ = clustered_catalog(n_items, c.item_dim, clusters, seed=1, cluster=cluster)
+    torch.manual_seed(0)
+    none = np.zeros((n_items, 0), np.float32)
+    net = HRNNNetwork(n_items, 1, USERS, none, [], [], (1.0, 1.0), c)
+    arrays = {f"net.{k}": v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    arrays["net.item_embed.weight"][:n_items] = embed
+    arrays["net.out_w.weight"], arrays["net.out_b"] = out, bias
+    empty = FeatureSchema().to_dict()
+    schemas = {"item": empty, "user": empty, "value_stats": [1.0, 1.0], "n_types": 1}
+    arrays |= {
+        "item_table": none, "user_table": np.zeros((USERS, 0), np.float32),
+        "counts": np.ones(n_items, np.int64), "user_counts": np.ones(USERS, np.int64),
+        "schemas": np.frombuffer(json.dumps(schemas).encode(), np.uint8).copy(),
+    }  # fmt: skip
+    return {"history": history}, arrays, cluster
+
+
 MODELS: dict[str, Callable[[int, int, int], tuple[dict, dict, np.ndarray]]] = {
     "led": _led,
     "predictor": _predictor,
     "attrec": _attrec,
+    "hrnn": _hrnn,
 }
 
 
