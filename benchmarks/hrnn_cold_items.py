@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bundle.features import FeatureSchema
 from bundle.history import Sequences
-from training.data.features import FeatureSchema
 from training.data.interactions import Interactions
 from training.data.readers import load_interactions
 from training.data.splits import split

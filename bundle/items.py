@@ -83,6 +83,23 @@ class ItemTable:
             for row, (item, cats, count) in enumerate(zip(ids, categories, counts, strict=True)):
                 writer.writerow([row, item, cats, int(count), *(c[row] for c in columns)])
 
+    def extended(self, ids: Sequence[str], categories: Sequence[str]) -> ItemTable:
+        """This table with items appended (``|``-joined categories each, no training
+        events); categories new to the table are appended to its vocabulary."""
+        per_item = [tuple(sorted(set(filter(None, c.split("|"))))) for c in categories]
+        vocabulary = self.categories + tuple(sorted(set().union(*per_item) - set(self.categories)))
+        code = {c: k for k, c in enumerate(vocabulary)}
+        matrix = np.zeros((len(self.ids) + len(ids), len(vocabulary)), dtype=bool)
+        matrix[: len(self.ids), : len(self.categories)] = self.category_matrix
+        for k, cats in enumerate(per_item):  # registration time, a few items
+            matrix[len(self.ids) + k, [code[c] for c in cats]] = True
+        new_ids = np.array([sys.intern(i) for i in ids], dtype=object)
+        all_ids = np.concatenate([self.ids, new_ids])
+        row_of = {**self.row_of, **{i: len(self.ids) + k for k, i in enumerate(new_ids)}}
+        counts = np.concatenate([self.counts, np.zeros(len(ids))])
+        return ItemTable(all_ids, row_of, vocabulary, matrix, code,
+                         self.row_categories + per_item, counts)  # fmt: skip
+
     @property
     def digest(self) -> str:
         """What a second stage aligned to these rows records (``ids_digest``)."""

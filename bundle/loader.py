@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,12 +27,14 @@ from bundle.encoder import Encoder
 from bundle.errors import BundleError
 from bundle.format import INDEX, ITEM_TABLE, ITEMS, MANIFEST, REQUIRED_FILES, sha256
 from bundle.inputs import UserContext
+from bundle.item_encoder import ItemEncoder
 from bundle.items import ItemTable
 from bundle.manifest import Manifest
 from bundle.reranker import Reranker
 from bundle.state import StateEncoder
 from bundle.users import UserTable
 
+T = TypeVar("T")
 VERSION = re.compile(r"\d+(?:[._-]\d+)*")  # 7, 1.2, 20261123-1: other folders are not versions
 
 
@@ -69,6 +71,14 @@ def index_dimension(path: Path) -> float:
     return (label_offset - offset_data) / 4
 
 
+def _graph(where: Path, what: str, load: Callable[[], T]) -> T:
+    """``load()`` an onnxruntime-backed part, or ``BundleError`` naming it and why."""
+    try:
+        return load()
+    except Exception as error:  # onnxruntime raises its own exception types
+        raise BundleError(f"{where}: cannot load {what} ({error})") from None
+
+
 def verify(path: Path) -> tuple[Manifest, str]:
     """Check the manifest and every file's size and SHA-256; return the manifest and
     the bundle's content identity (the SHA-256 of ``manifest.json``, which holds
@@ -85,6 +95,8 @@ def verify(path: Path) -> tuple[Manifest, str]:
         required += [manifest.users.vectors, manifest.users.ids]
     if manifest.stateful is not None:
         required += [manifest.stateful.step.file, manifest.stateful.readout.file]
+    if manifest.item_encoder is not None:
+        required.append(manifest.item_encoder.file)
     for name in required:
         if name not in manifest.files:
             raise BundleError(f"{path}: manifest does not list {name}")
@@ -116,6 +128,28 @@ class Bundle:
     encoder: Encoder
     reranker: Reranker | None = None  # the second stage, when the manifest has one
     states: StateEncoder | None = None  # step and readout, when the model is stateful
+    item_encoder: ItemEncoder | None = None  # metadata -> item vector, when the model has one
+    live: int = 0  # rows at the end registered while serving (not in the HNSW index)
+
+    @property
+    def indexed(self) -> int:
+        """Rows the HNSW index holds: the bundle's own items."""
+        return self.manifest.item_count - self.live
+
+    def with_live_items(self, ids: Sequence[str], metadata: Sequence[dict[str, str]]) -> Bundle:
+        """This bundle with items it does not know appended after its rows, their vectors
+        from the item encoder (``service.core.live_items``). The view's identity adds the
+        items' digest, so what was cached for the plain bundle is not reused; its first 16
+        characters, the users' state key, stay."""
+        assert self.item_encoder is not None and not self.live
+        vectors = np.concatenate([self.vectors, self.item_encoder.encode(metadata)])
+        vectors.setflags(write=False)
+        categories = [m.get("categories", "") for m in metadata]
+        items = self.items.extended(ids, categories)
+        manifest = replace(self.manifest, item_count=len(vectors))
+        identity = f"{self.identity}+{items.digest[:16]}"
+        return replace(self, manifest=manifest, identity=identity, vectors=vectors, items=items,
+                       live=len(ids))  # fmt: skip
 
     @property
     def version(self) -> str:
@@ -198,32 +232,37 @@ class Bundle:
         if m.index.ef_search < 1:
             raise BundleError(f"{folder}: index.ef_search must be >= 1, got {m.index.ef_search}")
         index.set_ef(m.index.ef_search)
-        try:
-            encoder = Encoder(folder / m.encoder.file, m.encoder, providers, threads)
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise BundleError(
-                f"{folder / m.encoder.file}: cannot load the encoder ({error})"
-            ) from None
+        encoder = _graph(
+            folder / m.encoder.file,
+            "the encoder",
+            lambda: Encoder(folder / m.encoder.file, m.encoder, providers, threads),
+        )
+        providers = encoder.providers
         reranker = None
-        if m.reranker is not None:
-            if m.reranker.items_sha256 != items.digest:
+        if (r := m.reranker) is not None:
+            if r.items_sha256 != items.digest:
                 raise BundleError(
-                    f"{folder / m.reranker.file}: aligned to another item table than "
+                    f"{folder / r.file}: aligned to another item table than "
                     f"{ITEM_TABLE} (item ids digest differs)"
                 )
-            file = folder / m.reranker.file
-            try:
-                reranker = Reranker(file, m.reranker.history, encoder.providers, threads)
-            except Exception as error:  # onnxruntime raises its own exception types
-                raise BundleError(
-                    f"{folder / m.reranker.file}: cannot load the re-ranker ({error})"
-                ) from None
+            reranker = _graph(
+                folder / r.file,
+                "the re-ranker",
+                lambda: Reranker(folder / r.file, r.history, providers, threads),
+            )
         states = None
-        if m.stateful is not None:
-            try:
-                states = StateEncoder(folder, m.stateful, encoder.providers, threads)
-            except Exception as error:  # onnxruntime raises its own exception types
-                raise BundleError(f"{folder}: cannot load the stateful graphs ({error})") from None
+        if (st := m.stateful) is not None:
+            states = _graph(
+                folder, "the stateful graphs", lambda: StateEncoder(folder, st, providers, threads)
+            )
+        item_encoder = None
+        if (ie := m.item_encoder) is not None:
+            item_encoder = _graph(
+                folder / ie.file,
+                "the item encoder",
+                lambda: ItemEncoder(folder, ie, providers, threads),
+            )
         return cls(
-            folder, manifest, identity, vectors, items, users, index, encoder, reranker, states
-        )
+            folder, manifest, identity, vectors, items, users, index, encoder, reranker, states,
+            item_encoder,
+        )  # fmt: skip

@@ -7,6 +7,7 @@ model *means* (``Semantics``): how a cold-start query is formed, how a
 similar-items query is formed from an item's row, and the weight of the live
 trend term on this model's score scale. Optional parts: a user table (models
 with per-user parameters), a re-ranker (a second stage over the candidates),
+an item encoder (item vectors from metadata, for items registered while serving),
 and a stateful encoder (``step`` and ``readout`` graphs: RecordEvents advances
 a user's state, Recommend reads it out).
 """
@@ -22,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from bundle.errors import ManifestError
-from bundle.format import ENCODER, FORMAT_VERSION, KNOWN_FORMATS, RERANKER, USER_TABLE, USERS
+from bundle.format import (
+    ENCODER,
+    FORMAT_VERSION,
+    ITEM_ENCODER,
+    KNOWN_FORMATS,
+    RERANKER,
+    USER_TABLE,
+    USERS,
+)  # fmt: skip
 from bundle.history import HistoryPolicy
 from bundle.inputs import FILLS, NOW_DEPENDENT
 from bundle.state import READOUT_FILLS, STEP_FILLS
@@ -313,6 +322,17 @@ class StatefulSpec:
 
 
 @dataclass(frozen=True)
+class ItemEncoderSpec:
+    """Item vectors from metadata (``bundle.item_encoder``): ``features`` is the feature
+    schema (``bundle.features.FeatureSchema.to_dict``) that encodes an item's metadata
+    into the graph's input row."""
+
+    features: dict[str, Any]
+    file: str = ITEM_ENCODER
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     kind: str
     config: dict[str, Any] = field(default_factory=dict)
@@ -367,6 +387,7 @@ class Manifest:
     event_types: tuple[str, ...]
     users: UserTableSpec | None = None
     stateful: StatefulSpec | None = None
+    item_encoder: ItemEncoderSpec | None = None
     reranker: RerankerSpec | None = None
     offline_metrics: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,9 @@ Steps (any failure leaves no bundle behind):
 7. ``reranker.onnx`` when a re-ranker's checkpoint is given (``export.rerank``).
 8. ``step.onnx`` + ``readout.onnx`` for a stateful model (``export.stateful``):
    stepped event by event they must give the one-pass user vectors.
-9. ``manifest.json`` with the SHA-256 of every file, written last; the folder
+9. ``item_encoder.onnx`` for a model with a metadata decoder (``export.item_encoder``):
+   item vectors from metadata, for items registered while serving.
+10. ``manifest.json`` with the SHA-256 of every file, written last; the folder
    is built under a hidden temporary name and renamed into place in one step,
    then loaded back with ``bundle.loader`` (the server's loader) as a final check.
 
@@ -45,6 +47,7 @@ from bundle.users import UserTable
 from export.calibrate import calibrate_trend
 from export.errors import ExportError
 from export.index_build import build_index
+from export.item_encoder import write_item_encoder
 from export.onnx_export import export_onnx, torch_outputs
 from export.rerank import write_reranker
 from export.stateful import write_stateful
@@ -140,6 +143,9 @@ def _write_files(
     stateful = write_stateful(model, folder, check, context, queries, config.tolerance)
     if stateful is not None:
         names += [stateful.step.file, stateful.readout.file]
+    item_encoder = write_item_encoder(model, folder, vectors, config.tolerance)
+    if item_encoder is not None:
+        names.append(item_encoder.file)
     cold, similar = model.semantics()
     trend = calibrate_trend(
         lambda r: queries[r] @ vectors.T, len(vectors), check, checkpoint.validation_trends[rows],
@@ -168,6 +174,7 @@ def _write_files(
         event_types=tuple(checkpoint.event_types),
         users=users_spec,
         stateful=stateful,
+        item_encoder=item_encoder,
         reranker=second,
         offline_metrics=_offline_metrics(checkpoint),
         checks={

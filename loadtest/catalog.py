@@ -129,7 +129,7 @@ def _hrnn(n_items: int, clusters: int, history: int) -> tuple[dict, dict, np.nda
 
     import torch
 
-    from training.data.features import FeatureSchema
+    from bundle.features import FeatureSchema
     from training.models.hrnn import HRNNConfig, HRNNNetwork
 
     c = HRNNConfig(history=history)

@@ -143,6 +143,7 @@ class Server:
         self.bundles.load()  # fail fast: a server without a valid bundle does not start
         self._rebuild_trends()
         self.refresher.start()
+        self.service.live.start(self.metrics.live_item_refresh_errors.inc)
         tls = TlsFiles.of(s)
         timeouts = self.metrics.slow_clients
         protocol = deadline_protocol(
@@ -197,6 +198,7 @@ class Server:
             thread.join(timeout=grace)
         self.bundles.stop()
         self.refresher.stop()
+        self.service.live.stop()
         self.store.close()
 
 

@@ -89,6 +89,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.live_item_refresh_errors = Counter(
+            "recserve_live_items_refresh_errors_total",
+            "Failed polls of the store for items registered by PutItems (the last good "
+            "registrations keep serving)",
+            registry=r,
+        )
         self.user_states = Counter(
             "recserve_user_states_total",
             "Users' states of a stateful bundle read or updated: current, stepped (events "

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         "(counted in recserve_rerank_total{outcome=over_budget})",
     )
     trend_refresh_s: float = Field(0.25, gt=0, description="how often the trend snapshot refreshes")
+    live_items_refresh_s: float = Field(
+        0.25, gt=0, description="how often a replica polls the store for PutItems registrations"
+    )
+    max_live_items: int = Field(
+        10_000, ge=0, description="registered items a bundle serves beside its own (exact search)"
+    )
 
     watch_bundles_s: float = Field(0.0, ge=0, description="poll for newer versions (0: off)")
     prefer_gpu: bool = True

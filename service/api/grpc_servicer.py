@@ -28,6 +28,7 @@ from bundle.loader import Bundle
 from service.api.grpc_wire import ReplyWriter
 from service.auth import ANONYMOUS, REFUSED, Forbidden, Tokens, Unauthenticated, authorize
 from service.core.errors import InvalidArgument, NotFound, NotReady, ServiceError
+from service.core.live_items import ItemInput
 from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, RecommendRequest, ScoredItem
 from service.metrics import Metrics
@@ -50,7 +51,7 @@ CODES = {  # error -> (status code, outcome label)
 }
 SCOPES = {  # the scope each method needs (health and reflection are other services: open)
     "Recommend": "read", "SimilarItems": "read", "GetTrending": "read",
-    "GetUserHistory": "read", "RecordEvents": "write",
+    "GetUserHistory": "read", "RecordEvents": "write", "PutItems": "write",
 }  # fmt: skip
 INTERNAL = (grpc.StatusCode.INTERNAL, "internal")
 
@@ -180,6 +181,17 @@ class RecommenderServicer(rpc.RecommenderServicer):
         return pb.RecordEventsResponse(
             accepted=result.accepted, errors=errors, duplicates=result.duplicates
         )
+
+    async def PutItems(self, request: Any, context: Any) -> Any:
+        return await self._call("PutItems", request, context, self._put_items, threaded=True)
+
+    def _put_items(self, request: pb.PutItemsRequest) -> pb.PutItemsResponse:
+        items = [
+            ItemInput(i.item_id, tuple(i.categories), tuple(sorted(i.attributes.items())))
+            for i in request.items
+        ]
+        result = self.service.put_items(items)
+        return pb.PutItemsResponse(stored=result.stored, live=result.live, known=result.known)
 
     async def GetUserHistory(self, request: Any, context: Any) -> Any:
         return await self._call("GetUserHistory", request, context, self._history, threaded=True)

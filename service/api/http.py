@@ -30,6 +30,7 @@ from service.api.limits import Limits
 from service.auth import ANONYMOUS, REFUSED, Forbidden, Tokens, Unauthenticated, authorize
 from service.bundle_manager import BundleManager
 from service.core.errors import InvalidArgument, NotFound, NotReady
+from service.core.live_items import ItemInput
 from service.core.pipeline import RecommendationService
 from service.core.types import EventInput, Explanation, RecommendRequest, ScoredItem
 from service.core.validation import ID_PATTERN
@@ -299,6 +300,21 @@ def build_http_app(
             return await run_in_threadpool(record_body, raw, content_type)
         async with large_bodies:  # one at a time: fewer threads for the loops to wait on
             return await run_in_threadpool(record_body, raw, content_type)
+
+    @app.put(
+        "/v1/items/{item_id:id}",
+        response_model=s.PutItemOut,
+        name="PutItem",
+        dependencies=[write],
+        responses=errors(*auth, *limited, 503),
+    )
+    def put_item(item_id: Annotated[str, ID], body: s.ItemIn) -> s.PutItemOut:
+        """Register an item with its metadata (``PutItems`` for one item): a bundle with an
+        item encoder recommends it from its metadata on every replica within
+        ``live_items_refresh_s``."""
+        item = ItemInput(item_id, tuple(body.categories), tuple(sorted(body.attributes.items())))
+        result = service.put_items([item])
+        return s.PutItemOut(item_id=item_id, live=result.live > 0, known=result.known > 0)
 
     @app.get(
         "/v1/users/{user_id:id}/history",

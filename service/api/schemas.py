@@ -69,6 +69,23 @@ class RecordEventsOut(BaseModel):
     duplicates: int = Field(0, description="of those, retries of an event_id already stored")
 
 
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="other metadata columns, as the training data's item features name them",
+    )
+
+
+class PutItemOut(BaseModel):
+    item_id: str
+    live: bool = Field(description="recommended by the serving bundle from its metadata now")
+    known: bool = Field(description="already an item of the serving bundle")
+
+
 class EventOut(BaseModel):
     user_id: str
     item_id: str

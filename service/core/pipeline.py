@@ -32,6 +32,7 @@ from service.bundle_manager import BundleManager
 from service.core.cold_start import ColdStart
 from service.core.errors import NotFound, NotReady
 from service.core.explain import encoder_explanations, reranker_explanations
+from service.core.live_items import ItemInput, LiveItems, PutItemsResult, validate_items
 from service.core.memo import MemoCache
 from service.core.stages import retrieve
 from service.core.stages.base import Call, Stage
@@ -81,6 +82,7 @@ class RecommendationService:
         self.cold = ColdStart()
         self.history = HistoryStage(store, settings.max_history, self.cache, metrics)
         self.states = StateKeeper(store, metrics)
+        self.live = LiveItems(store, settings)
         self.encode = EncodeStage(self.states)
         self.score = ScoreStage(settings, refresher)
         # retrieve -> score -> rerank -> select repeat when select widens the search
@@ -102,10 +104,12 @@ class RecommendationService:
         }
 
     def bundle(self) -> Bundle:
+        """The serving bundle, with the items registered while serving that it can vector
+        (``service.core.live_items``)."""
         bundle = self.bundles.current
         if bundle is None:
             raise NotReady("no bundle loaded yet")
-        return bundle
+        return self.live.view(bundle)
 
     def _run(self, stage: Stage, call: Call) -> None:
         start = time.perf_counter()
@@ -186,6 +190,10 @@ class RecommendationService:
             ),
             "SimilarItems": lambda: self._similar_items(bundle.items.ids[0], k - 1 or 1, bundle),
         }
+        if bundle.states is not None:
+            calls["the stateful graphs against the encoder"] = lambda: self._check_states(
+                bundle, history, now
+            )
         for name, call in calls.items():
             try:
                 answer = call()
@@ -200,6 +208,23 @@ class RecommendationService:
                 problem = f"not personalised ({answer.fallback_reason})"
             if problem:
                 raise BundleError(f"{bundle.path}: smoke test: {name} answered {problem}")
+
+    def _check_states(
+        self, bundle: Bundle, history: list[StoredEvent], now: float
+    ) -> Recommendations:
+        """The readout of a state stepped over ``history`` must be the one-pass encoder's
+        user vector (what the exporter checked; explanations still use the encoder):
+        answers the encoder's top items, or raises naming the difference."""
+        assert bundle.states is not None
+        mapped, _ = to_history(bundle, history)
+        users = bundle.user_context(("smoke-test",))
+        state, _ = self.states.catch_up(bundle, None, history, users)
+        stepped = bundle.states.readout(state, now, users)
+        encoded = bundle.encoder.encode(mapped, np.array([now]), users)[0]
+        if stepped.shape != encoded.shape or not np.allclose(stepped, encoded, atol=1e-3):
+            raise ValueError("the readout of the stepped state differs from encoder.onnx")
+        rows, scores = top_k(np.arange(len(bundle.vectors)), bundle.vectors @ encoded, 10)
+        return Recommendations(rows, scores, bundle.items, bundle.version, True)
 
     # --- the other calls ----------------------------------------------------------------
 
@@ -257,6 +282,12 @@ class RecommendationService:
                 if attempt == 2:
                     self.metrics.trend_update_errors.inc(len(events))
                     log.warning("trend update of %d stored events lost: %s", len(events), error)
+
+    def put_items(self, items: list[ItemInput]) -> PutItemsResult:
+        """Register items (all or nothing); this replica serves the new ones from its next
+        call, the others within ``live_items_refresh_s``."""
+        validate_items(items, self.settings)
+        return self.live.put(items, self.bundles.current)
 
     def user_history(self, user_id: str, limit: int) -> list[StoredEvent]:
         check_id("user_id", user_id, self.settings)

@@ -13,7 +13,8 @@ the same call already has is a client's retry: it is not stored again
 user's *states* of stateful bundles (``bundle.state``): opaque bytes under a
 key (the bundle's content identity), at most ``MAX_STATES`` keys per user (a
 new key beyond that replaces the others); a state is derived data, recomputed
-from the history when missing. One contract test suite (``tests/contract``)
+from the history when missing. Items registered while serving (``PutItems``)
+are kept too, shared by every replica of the store. One contract test suite (``tests/contract``)
 runs against all of them.
 """
 
@@ -68,6 +69,16 @@ class EventStore(Protocol):
 
     def put_state(self, user_id: str, key: str, blob: bytes) -> None:
         """Keep ``blob`` as the user's state under ``key`` (see ``MAX_STATES``)."""
+
+    def put_items(self, items: Sequence[tuple[str, str]]) -> None:
+        """Register items, ``(item_id, metadata as JSON text)``; a later registration of an
+        id replaces the earlier one; bumps ``items_version``."""
+
+    def items(self) -> dict[str, str]:
+        """Every registered item's metadata JSON by id."""
+
+    def items_version(self) -> int:
+        """A number that changes whenever ``put_items`` stores something."""
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         """Stored events newer than ``since``, in batches (to rebuild in-process trends)."""

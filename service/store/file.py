@@ -27,6 +27,7 @@ leaves either the old log or the complete new one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ from service.store.log import LOG, encode, scan
 from service.store.memory import MemoryStore
 
 log = logging.getLogger("recserve.store")
+ITEMS = "items.jsonl"  # items registered while serving, [id, metadata JSON] per line
 
 FSYNC = ("batch", "always")
 COMPACT = LOG + ".compact"
@@ -92,6 +94,7 @@ class FileStore:
         self.compactions = 0
         try:
             self._logged = self._load()
+            self._load_items()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except BaseException:
             self._lock_file.release()
@@ -212,6 +215,39 @@ class FileStore:
         """States are kept in memory only: after a restart each user's state is
         recomputed from their history on first use."""
         self._memory.put_state(user_id, key, blob)
+
+    def put_items(self, items: Sequence[tuple[str, str]]) -> None:
+        """Registrations go to ``items.jsonl`` beside the log, one ``[id, metadata]`` line
+        each, written and fsynced before the call returns (they are rare)."""
+        lines = "".join(json.dumps([item, text]) + "\n" for item, text in items).encode()
+        with self._write_lock:
+            fd = os.open(self.folder / ITEMS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                write_all(fd, lines)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._memory.put_items(items)
+
+    def items(self) -> dict[str, str]:
+        return self._memory.items()
+
+    def items_version(self) -> int:
+        return self._memory.items_version()
+
+    def _load_items(self) -> None:
+        path = self.folder / ITEMS
+        if not path.exists():
+            return
+        found = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                item, text = json.loads(line)
+                found.append((str(item), str(text)))
+            except ValueError:  # a torn last line of a crash: the registration was not acked
+                log.warning("%s: line %d is not a registration, skipped", path, number)
+        if found:
+            self._memory.put_items(found)
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return self._memory.replay(since)

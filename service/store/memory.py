@@ -24,6 +24,8 @@ class MemoryStore:
         self.max_history = max_history
         self._users: dict[str, deque[StoredEvent]] = {}
         self._states: dict[str, dict[str, bytes]] = {}  # user -> key -> state
+        self._items: dict[str, str] = {}  # registered item -> metadata JSON
+        self._items_version = 0
         self._lock = threading.Lock()
         self.live_events = 0  # events held now (each user's last max_history), a counter
 
@@ -81,6 +83,18 @@ class MemoryStore:
             if key not in held and len(held) >= MAX_STATES:
                 held.clear()
             held[key] = blob
+
+    def put_items(self, items: Sequence[tuple[str, str]]) -> None:
+        with self._lock:
+            self._items.update(items)
+            self._items_version += 1
+
+    def items(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._items)
+
+    def items_version(self) -> int:
+        return self._items_version
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         with self._lock:

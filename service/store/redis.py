@@ -74,6 +74,10 @@ def state_key(user_id: str) -> str:
     return f"rs:s:{{{user_id}}}"
 
 
+ITEMS_KEY = "rs:items"  # hash: registered item -> metadata JSON (one slot: a small table)
+ITEMS_VERSION_KEY = "rs:items:v"  # its version, bumped by every registration
+
+
 def connect(url: str, timeout: float = TIMEOUT) -> Any:
     """A redis-py client for ``redis://`` or ``redis+cluster://`` URLs."""
     import redis
@@ -216,6 +220,23 @@ class RedisStore:
                 others = [k for k in self.client.hkeys(name) if k.decode() != key]
                 if others:
                     self.client.hdel(name, *others)
+
+    def put_items(self, items: Sequence[tuple[str, str]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(ITEMS_KEY, mapping=dict(items))
+        pipe.incr(ITEMS_VERSION_KEY)
+        with unavailable("item store"):
+            pipe.execute()
+
+    def items(self) -> dict[str, str]:
+        with unavailable("item store"):
+            found = self.client.hgetall(ITEMS_KEY)
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    def items_version(self) -> int:
+        with unavailable("item store"):
+            found = self.client.get(ITEMS_VERSION_KEY)
+        return 0 if found is None else int(found)
 
     def replay(self, since: float) -> Iterator[list[StoredEvent]]:
         return iter(())  # trends live in Redis already; nothing to rebuild in process

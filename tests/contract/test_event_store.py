@@ -153,3 +153,29 @@ def test_states_are_kept_per_user_and_key_and_a_third_key_replaces_the_others(op
     assert store.get_state("u", "bundle-c") == b"third"
     assert store.get_state("u", "bundle-a") is None and store.get_state("u", "bundle-b") is None
     assert store.get_state("v", "bundle-a") == b"other user"
+
+
+def test_registered_items_are_replaced_by_id_and_versioned(open_at):
+    store = open_at()
+    assert store.items() == {}
+    before = store.items_version()
+    store.put_items([("new-1", '{"categories": "a"}'), ("new|2", '{"categories": ""}')])
+    assert store.items_version() != before
+    assert store.items()["new-1"] == '{"categories": "a"}'
+    version = store.items_version()
+    store.put_items([("new-1", '{"categories": "b"}')])  # a later registration replaces
+    assert store.items_version() != version
+    assert store.items() == {"new-1": '{"categories": "b"}', "new|2": '{"categories": ""}'}
+
+
+def test_persistent_backends_keep_registered_items_across_a_restart(store_url):
+    if store_url.startswith("memory"):
+        pytest.skip("memory:// is not persistent by design")
+    store = open_store(store_url, 5)
+    store.put_items([("new-1", '{"categories": "a"}')])
+    store.close()
+    again = open_store(store_url, 5)
+    try:
+        assert again.items() == {"new-1": '{"categories": "a"}'}
+    finally:
+        again.close()

@@ -13,7 +13,14 @@ from training.checkpoint import load_checkpoint
 
 def test_bundle_has_every_file_with_its_checksum(led_bundle):
     manifest = json.loads((led_bundle / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"encoder.onnx", "items.npy", "index.hnsw", "items.tsv"}
+    assert set(manifest["files"]) == {
+        "encoder.onnx",
+        "items.npy",
+        "index.hnsw",
+        "items.tsv",
+        "step.onnx",
+        "readout.onnx",
+    }
     assert manifest["format_version"] == 2
     for name, entry in manifest["files"].items():
         assert sha256(led_bundle / name) == entry["sha256"]

@@ -186,12 +186,12 @@ LIARS = {
     "unknown encoder input": (_unknown_encoder_input, "unknown fill 'session_mood'"),
     "ef_search -1": (_negative_ef_search, "ef_search must be >= 1"),
     "encoder of the wrong width": (
-        lambda f: _encoder(f, 5, 0.1),
-        "smoke test: Recommend for a user with history failed",
+        lambda f: _encoder(f, 5, 0.1),  # LED is stateful: its readout is checked against it
+        "smoke test: the stateful graphs against the encoder failed",
     ),
     "encoder answering NaN": (
         lambda f: _encoder(f, 17, float("nan")),
-        "smoke test: Recommend for a user with history answered scores that are not finite",
+        "the readout of the stepped state differs from encoder.onnx",
     ),
 }
 

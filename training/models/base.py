@@ -126,6 +126,20 @@ class StatefulModules:
     readout_inputs: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class ItemEncoderModule:
+    """What a model with a metadata decoder exports to vector items it never saw: a torch
+    module mapping encoded item features (B, F) to item vectors in the served layout,
+    the feature schema that encodes them (``bundle.features``), and its own items'
+    encoded features and whether each had training events (the exporter checks the
+    graph on them)."""
+
+    module: Any
+    schema: dict[str, Any]
+    features: np.ndarray  # (I, F) float32
+    trained: np.ndarray  # (I,) bool
+
+
 class RetrievalModel(Servable):
     """A recommender that serves as inner-product search.
 
@@ -176,6 +190,11 @@ class RetrievalModel(Servable):
     def stateful(self) -> StatefulModules | None:
         """The ``step`` and ``readout`` modules when the user side is a recurrence the
         server can advance per event; None: every Recommend runs the one-pass encoder."""
+        return None
+
+    def item_encoder(self) -> ItemEncoderModule | None:
+        """Item vectors from metadata alone, or None: items registered while serving
+        (``PutItems``) then wait for a bundle that knows them."""
         return None
 
     def user_context(self, users: np.ndarray | None, batch: int) -> UserContext | None:

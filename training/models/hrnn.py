@@ -43,12 +43,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from bundle.features import FeatureSchema
 from bundle.history import HistoryPolicy, Sequences
 from bundle.manifest import ColdStart, EncoderSpec, InputSpec, ItemQuery, OutputSpec, QueryBlock
-from training.data.features import FeatureSchema
 from training.data.interactions import Interactions
 from training.data.sampling import AliasSampler, popularity_distribution
-from training.models.base import StatefulModules
+from training.models.base import ItemEncoderModule, StatefulModules
 from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.registry import register
 from training.trainer import Plan, TrainConfig
@@ -321,6 +321,19 @@ class HRNNReadout(torch.nn.Module):
     ) -> torch.Tensor:  # fmt: skip
         u = self.net.readout(state, since_last, user, empty > 0.5)
         return torch.cat([u, torch.ones_like(u[:, :1])], dim=1)
+
+
+class HRNNItemEncoder(torch.nn.Module):
+    """The ``item_encoder`` graph: encoded item features (B, F) -> ``[w(f), b(f)]`` (B, H+1),
+    the metadata decoder of eq. 2 at lambda = 1, in the layout of the served item
+    vectors."""
+
+    def __init__(self, net: HRNNNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net.meta_out(features)
 
 
 @dataclass(frozen=True)
@@ -604,6 +617,15 @@ class HRNN(TorchRetrievalModel):
 
     def item_vectors(self) -> np.ndarray:
         return self._items
+
+    def item_encoder(self) -> ItemEncoderModule | None:
+        """With the metadata decoder on and item features to read: items registered
+        while serving get ``[w(f), b(f)]``, what an item without training events gets."""
+        if not self.config.metadata_decoder or self._item_schema.width == 0:
+            return None
+        trained = np.asarray(getattr(self, "_counts", np.ones(self.n_items))) > 0
+        return ItemEncoderModule(HRNNItemEncoder(self._net).eval(), self._item_schema.to_dict(),
+                                 self._item_table, trained)  # fmt: skip
 
     def user_table(self) -> tuple[np.ndarray, np.ndarray]:
         return self._users, np.ones(len(self._users), dtype=bool)

@@ -12,6 +12,8 @@ from recserve_client.types import (
     Event,
     EventError,
     Explanation,
+    Item,
+    PutItemsResult,
     Recommendations,
     RecordResult,
     ScoredItem,
@@ -67,6 +69,14 @@ def user_history(user_id: str, limit: int) -> Call[tuple[Event, ...]]:
 def similar_items(item_id: str, k: int) -> Call[SimilarItems]:
     request = pb.SimilarItemsRequest(item_id=item_id, k=k)
     return Call("SimilarItems", request, lambda r: SimilarItems(_items(r.items), r.model_version))
+
+
+def put_items(items: Iterable[Item]) -> Call[PutItemsResult]:
+    request = pb.PutItemsRequest(items=[
+        pb.Item(item_id=i.item_id, categories=list(i.categories), attributes=dict(i.attributes))
+        for i in items
+    ])  # fmt: skip
+    return Call("PutItems", request, lambda r: PutItemsResult(r.stored, r.live, r.known))
 
 
 def trending(k: int) -> Call[tuple[ScoredItem, ...]]:

@@ -12,7 +12,15 @@ from recserve_client import calls
 from recserve_client.connection import Endpoint
 from recserve_client.errors import RecserveError
 from recserve_client.retry import Attempts
-from recserve_client.types import Event, Recommendations, RecordResult, ScoredItem, SimilarItems
+from recserve_client.types import (
+    Event,
+    Item,
+    PutItemsResult,
+    Recommendations,
+    RecordResult,
+    ScoredItem,
+    SimilarItems,
+)
 
 T = TypeVar("T")
 
@@ -67,6 +75,11 @@ class Client(Endpoint):
         self, item_id: str, k: int = 10, *, timeout: float | None = None
     ) -> SimilarItems:
         return self._run(calls.similar_items(item_id, k), timeout)
+
+    def put_items(self, items: Iterable[Item], *, timeout: float | None = None) -> PutItemsResult:
+        """Register items with their metadata while serving (all or nothing): a bundle
+        with an item encoder recommends the new ones on every replica within a second."""
+        return self._run(calls.put_items(items), timeout)
 
     def trending(self, k: int = 10, *, timeout: float | None = None) -> tuple[ScoredItem, ...]:
         return self._run(calls.trending(k), timeout)

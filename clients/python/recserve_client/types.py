@@ -73,3 +73,19 @@ class RecordResult:
     accepted: int  # valid events acknowledged (retries of a stored event_id included)
     duplicates: int  # of the accepted, retries of an event_id already stored
     errors: tuple[EventError, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """An item to register while serving (``put_items``): its id and metadata."""
+
+    item_id: str
+    categories: tuple[str, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PutItemsResult:
+    stored: int  # registrations written
+    live: int  # of those, recommended by the serving bundle from their metadata now
+    known: int  # of those, already items of the serving bundle

@@ -25,7 +25,7 @@ def to_history(bundle: Bundle, events: list[StoredEvent]) -> tuple[Sequences, in
         return Sequences.single(np.zeros(0, np.int64), np.zeros(0)), 0
     _, items, stamps, kinds, values, _ = zip(*events, strict=True)
     rows = bundle.items.rows(items)
-    known = rows >= 0
+    known = (rows >= 0) & (rows < bundle.indexed)  # the model's own items
     history = Sequences.single(
         rows[known],
         np.array(stamps, dtype=np.float64)[known],
@@ -68,7 +68,11 @@ class HistoryStage:
             history, unknown = to_history(bundle, events)
             if unknown:
                 self.metrics.unknown_items.inc(unknown)
-            memo = UserMemo(history, blocked_set(history.item), unknown)
+            seen = history.item
+            if bundle.live:  # items registered while serving are never recommended back
+                rows = bundle.items.rows([e.item_id for e in events])
+                seen = np.concatenate((seen, rows[rows >= bundle.indexed]))
+            memo = UserMemo(history, blocked_set(seen), unknown)
         if memo.history is not None and len(memo.history.item) == 0:
             call.reason = "no_known_items"
             return

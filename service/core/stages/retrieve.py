@@ -18,8 +18,9 @@ from service.core.stages.select import is_member
 
 
 def search(bundle: Bundle, query: np.ndarray, n: int) -> np.ndarray:
-    """(n,) item rows by approximate inner product, best first (hnswlib uses max(ef, n))."""
-    n = min(n, bundle.manifest.item_count)
+    """(n,) item rows by approximate inner product, best first (hnswlib uses max(ef, n));
+    items registered while serving are not in the index (``candidates`` adds them)."""
+    n = min(n, bundle.indexed)
     point = bundle.manifest.index.form.query_vectors(query[None, :])
     labels, _ = bundle.index.knn_query(point, k=n, num_threads=1)
     return labels[0].astype(np.int64)
@@ -43,6 +44,8 @@ def candidates(bundle: Bundle, memo: UserMemo, n: int) -> np.ndarray:
     else:
         assert memo.query is not None
         rows = search(bundle, memo.query, n)
+        if bundle.live:  # the side index: every registered item, scored exactly later
+            rows = np.concatenate((rows, np.arange(bundle.indexed, count, dtype=np.int64)))
     return rows[~is_member(rows, memo.seen)]
 
 

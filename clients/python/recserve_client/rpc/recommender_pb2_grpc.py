@@ -59,6 +59,11 @@ class RecommenderStub:
                 request_serializer=recserve_dot_v1_dot_recommender__pb2.GetTrendingRequest.SerializeToString,
                 response_deserializer=recserve_dot_v1_dot_recommender__pb2.GetTrendingResponse.FromString,
                 _registered_method=True)
+        self.PutItems = channel.unary_unary(
+                '/recserve.v1.Recommender/PutItems',
+                request_serializer=recserve_dot_v1_dot_recommender__pb2.PutItemsRequest.SerializeToString,
+                response_deserializer=recserve_dot_v1_dot_recommender__pb2.PutItemsResponse.FromString,
+                _registered_method=True)
 
 
 class RecommenderServicer:
@@ -103,6 +108,16 @@ class RecommenderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutItems(self, request, context):
+        """Register items with their metadata while serving. A bundle with an item
+        encoder (HRNN-meta with the metadata decoder) recommends an item it does
+        not know from its metadata, on every replica within live_items_refresh_s;
+        a later bundle that knows the item takes over. All or nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecommenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +145,11 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.GetTrending,
                     request_deserializer=recserve_dot_v1_dot_recommender__pb2.GetTrendingRequest.FromString,
                     response_serializer=recserve_dot_v1_dot_recommender__pb2.GetTrendingResponse.SerializeToString,
+            ),
+            'PutItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutItems,
+                    request_deserializer=recserve_dot_v1_dot_recommender__pb2.PutItemsRequest.FromString,
+                    response_serializer=recserve_dot_v1_dot_recommender__pb2.PutItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +287,33 @@ class Recommender:
             '/recserve.v1.Recommender/GetTrending',
             recserve_dot_v1_dot_recommender__pb2.GetTrendingRequest.SerializeToString,
             recserve_dot_v1_dot_recommender__pb2.GetTrendingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recserve.v1.Recommender/PutItems',
+            recserve_dot_v1_dot_recommender__pb2.PutItemsRequest.SerializeToString,
+            recserve_dot_v1_dot_recommender__pb2.PutItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.data.features import FeatureSchema
+from bundle.features import FeatureSchema
 
 
 @pytest.fixture()
