@@ -13,8 +13,9 @@ appended after its own rows (``Bundle.with_live_items``): retrieval unions the
 HNSW candidates with every live row, scored exactly (a small side index), and
 trends, filters and replies see them like any other item. A bundle version
 that knows an item takes over: its own row serves it, the registration stays
-in the store. A bundle without an item encoder stores registrations and
-serves none of them (``PutItems`` says so).
+in the store. A bundle without an item encoder, or with a re-ranker (which has
+no embedding for rows it was not aligned to), stores registrations and serves
+none of them (``PutItems`` says so).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ class LiveItems:
         if bundle is None:
             return PutItemsResult(len(items), 0, 0)
         known = int((bundle.items.rows([i.item_id for i in items]) >= 0).sum())
-        live = 0 if bundle.item_encoder is None else len(items) - known
+        serves = bundle.item_encoder is not None and bundle.reranker is None
+        live = len(items) - known if serves else 0
         return PutItemsResult(len(items), live, known)
 
     def refresh(self) -> None:
@@ -119,8 +121,8 @@ class LiveItems:
     def view(self, bundle: Bundle) -> Bundle:
         """``bundle`` with the registered items it does not know appended, when it has an
         item encoder (else ``bundle`` itself); rebuilt when either changes."""
-        if bundle.item_encoder is None or not self._items:
-            return bundle
+        if bundle.item_encoder is None or bundle.reranker is not None or not self._items:
+            return bundle  # (a re-ranker has no embedding for rows it was not aligned to)
         held = self._views
         if held is not None and held[0] is bundle and held[1] == self._version:
             return held[2]
