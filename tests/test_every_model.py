@@ -213,6 +213,15 @@ def test_stateful_models_step_each_event_and_answer_as_the_one_pass_encoder(trai
             np.testing.assert_allclose([i.score for i in reply.items], offline[served],
                                        rtol=1e-4, atol=1e-4)  # fmt: skip
     assert counter.labels("stepped")._value.get() - stepped >= len(rows) - 1
+    # an item already in the history, stepped (LED's mean counts each item once)
+    rows, stamps = np.append(rows, rows[1]), np.append(stamps, stamps[-1] + 30.0)
+    _record(stub, name, [checkpoint.items.ids[rows[-1]]], [float(stamps[-1])])
+    assert server.service.states.load(bundle, name).cursor[2] == float(stamps[-1])
+    reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=NOW))
+    offline = _offline(checkpoint, rows, stamps, -1)
+    served = np.array([checkpoint.items.index_of(i.item_id)[0] for i in reply.items])
+    np.testing.assert_allclose([i.score for i in reply.items], offline[served], rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
     # a damaged state is recomputed from the history, never served
     server.store.put_state(name, state_key(bundle), b"not a state")
     rows, stamps = np.append(rows, rows[0]), np.append(stamps, stamps[-1] + 60.0)

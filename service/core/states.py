@@ -92,8 +92,10 @@ class StateKeeper:
             return states.advance(states.empty(), history, users, None, cursor), True
         todo, _ = to_history(bundle, events[start:])
         prior = None
-        if states.needs_prior:  # the item rows already in the history
-            prior = set(bundle.items.rows([e.item_id for e in events[:start]]).tolist())
+        if states.needs_prior:  # rows of the new events' items already in the history
+            held = {e.item_id for e in events[:start]}
+            again = [e.item_id for e in events[start:] if e.item_id in held]
+            prior = set(bundle.items.rows(again).tolist()) if again else set()
         self._outcome["stepped"].inc()
         return states.advance(state, todo, users, prior, cursor), True
 
