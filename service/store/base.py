@@ -14,8 +14,8 @@ user's *states* of stateful bundles (``bundle.state``): opaque bytes under a
 key (the bundle's content identity), at most ``MAX_STATES`` keys per user (a
 new key beyond that replaces the others); a state is derived data, recomputed
 from the history when missing. Items registered while serving (``PutItems``)
-are kept too, shared by every replica of the store. One contract test suite (``tests/contract``)
-runs against all of them.
+are kept too, shared by every replica of the store. One contract test suite
+(``tests/contract``) runs against all of them.
 """
 
 from __future__ import annotations
