@@ -301,18 +301,26 @@ def build_http_app(
         async with large_bodies:  # one at a time: fewer threads for the loops to wait on
             return await run_in_threadpool(record_body, raw, content_type)
 
+    ItemIn = s.item_in(settings.max_id_length)
+
+    @app.put("/v1/items/{item_id:id}/similar", include_in_schema=False)
+    def similar_is_read_only() -> JSONResponse:  # not a registration of ".../similar"
+        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": "GET"})
+
     @app.put(
         "/v1/items/{item_id:id}",
         response_model=s.PutItemOut,
         name="PutItem",
         dependencies=[write],
-        responses=errors(*auth, *limited, 503),
+        responses=errors(400, *auth, *limited, 503),
     )
-    def put_item(item_id: Annotated[str, ID], body: s.ItemIn) -> s.PutItemOut:
+    def put_item(item_id: Annotated[str, ID], body: ItemIn) -> s.PutItemOut:  # type: ignore[valid-type]
         """Register an item with its metadata (``PutItems`` for one item): a bundle with an
         item encoder recommends it from its metadata on every replica within
         ``live_items_refresh_s``."""
-        item = ItemInput(item_id, tuple(body.categories), tuple(sorted(body.attributes.items())))
+        values: Any = body  # a model built for this server's limits (schemas.item_in)
+        attributes = tuple(sorted(values.attributes.items()))
+        item = ItemInput(item_id, tuple(values.categories), attributes)
         result = service.put_items([item])
         return s.PutItemOut(item_id=item_id, live=result.live > 0, known=result.known > 0)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.core.validation import CATEGORY_PATTERN
 
 
 class ExplainedItemOut(BaseModel):
@@ -69,15 +73,24 @@ class RecordEventsOut(BaseModel):
     duplicates: int = Field(0, description="of those, retries of an event_id already stored")
 
 
-class ItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def item_in(max_length: int) -> type[BaseModel]:
+    """The body of ``PUT /v1/items/{id}``, its limits the server's (``max_id_length``),
+    so what the schema allows is what the server takes."""
+    category = Annotated[str, Field(pattern=CATEGORY_PATTERN, max_length=max_length)]
+    text = Annotated[str, Field(max_length=max_length)]
 
-    categories: list[str] = Field(default_factory=list, max_length=100)
-    attributes: dict[str, str] = Field(
-        default_factory=dict,
-        max_length=100,
-        description="other metadata columns, as the training data's item features name them",
-    )
+    class ItemIn(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+
+        categories: list[category] = Field(default_factory=list, max_length=100)
+        attributes: dict[text, text] = Field(
+            default_factory=dict,
+            max_length=100,
+            description="other metadata columns, as the training data's item features name "
+            "them; 'categories' here adds its |-separated values to the categories",
+        )
+
+    return ItemIn
 
 
 class PutItemOut(BaseModel):

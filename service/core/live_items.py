@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from bundle.loader import Bundle
 from service.core.errors import InvalidArgument
-from service.core.validation import check_id
+from service.core.validation import check_category, check_id
 from service.settings import Settings
 from service.store.base import EventStore
 
@@ -44,8 +44,11 @@ class ItemInput:
     attributes: tuple[tuple[str, str], ...] = ()
 
     def metadata(self) -> dict[str, str]:
-        """The item's feature-table row: ``categories`` ``|``-joined, then attributes."""
-        return {**dict(self.attributes), "categories": "|".join(self.categories)}
+        """The item's feature-table row: its attributes, and ``categories`` ``|``-joined
+        (an attribute named ``categories`` adds its ``|``-separated values to them)."""
+        extra = dict(self.attributes).get("categories", "").split("|")
+        names = dict.fromkeys([*self.categories, *(c for c in extra if c.strip())])
+        return {**dict(self.attributes), "categories": "|".join(names)}
 
 
 @dataclass(frozen=True)
@@ -61,20 +64,15 @@ def validate_items(items: list[ItemInput], settings: Settings) -> None:
         raise InvalidArgument("items", "must hold at least one item")
     if len(items) > settings.max_events_per_call:
         raise InvalidArgument("items", f"more than {settings.max_events_per_call} items")
+    limit = settings.max_id_length
     for k, item in enumerate(items):
         check_id(f"items[{k}].item_id", item.item_id, settings)
         for c, name in enumerate(item.categories):
-            check_id(f"items[{k}].categories[{c}]", name, settings)
-            if "|" in name:
-                raise InvalidArgument(f"items[{k}].categories[{c}]", "must not contain '|'")
+            check_category(f"items[{k}].categories[{c}]", name, settings)
         for key, value in item.attributes:
-            check_id(f"items[{k}].attributes", key, settings)
-            if key == "categories":
-                raise InvalidArgument(f"items[{k}].attributes", "'categories' is its own field")
-            if len(value) > settings.max_id_length:
-                raise InvalidArgument(
-                    f"items[{k}].attributes.{key}", f"longer than {settings.max_id_length}"
-                )
+            if len(key) > limit or len(value) > limit:
+                raise InvalidArgument(f"items[{k}].attributes", f"a name or value is longer "
+                                      f"than {limit} characters")  # fmt: skip
 
 
 class LiveItems:

@@ -16,6 +16,8 @@ from service.store.base import StoredEvent
 _CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
 ID_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 _ID = re.compile(ID_PATTERN)
+# A category: an id without "|" (items.tsv joins an item's categories with it).
+CATEGORY_PATTERN = f"^[^{_CONTROL}|]*[^\\s{_CONTROL}|][^{_CONTROL}|]*$"
 
 
 def check_id(field: str, value: str, settings: Settings) -> None:
@@ -26,6 +28,13 @@ def check_id(field: str, value: str, settings: Settings) -> None:
     # printable text has no control characters: the pattern only runs on the rest
     if not value.isprintable() and not _ID.fullmatch(value):
         raise InvalidArgument(field, "contains control characters")
+
+
+def check_category(field: str, value: str, settings: Settings) -> None:
+    """An id (``check_id``) without ``|``."""
+    check_id(field, value, settings)
+    if "|" in value:
+        raise InvalidArgument(field, "must not contain '|'")
 
 
 def check_count(field: str, value: int, low: int, high: int) -> None:

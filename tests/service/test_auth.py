@@ -22,6 +22,7 @@ OPEN = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oaut
 GRPC_CALLS = {
     "Recommend": pb.RecommendRequest(user_id="u", k=3),
     "RecordEvents": pb.RecordEventsRequest(events=[pb.Event(user_id="u", item_id="item-00001")]),
+    "PutItems": pb.PutItemsRequest(items=[pb.Item(item_id="new-item", categories=["x"])]),
     "GetUserHistory": pb.GetUserHistoryRequest(user_id="u"),
     "SimilarItems": pb.SimilarItemsRequest(item_id="item-00001", k=3),
     "GetTrending": pb.GetTrendingRequest(k=3),
@@ -84,7 +85,7 @@ def test_every_rest_route_but_health_ready_and_metrics_needs_a_token(guarded):
             assert reply.headers["www-authenticate"] == "Bearer"
             wrong = http.request(verb.upper(), url, headers=_auth("not-a-token"))
             assert wrong.status_code == 401
-    assert guarded_routes == 6  # 4 reads, RecordEvents, reload
+    assert guarded_routes == 7  # 4 reads, RecordEvents, PutItem, reload
     for path in ("/healthz", "/metrics"):
         assert http.get(path).status_code == 200
     metrics = http.get("/metrics").text

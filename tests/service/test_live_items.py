@@ -92,7 +92,7 @@ def test_registrations_are_validated_field_by_field(start_server):
     server = start_server()
     url = f"http://127.0.0.1:{server.http_port}/v1/items"
     bad = httpx.put(f"{url}/shoe-1", json={"categories": ["a|b"]})
-    assert bad.status_code == 422 and '"categories[0]"' in bad.text and "'|'" in bad.text
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "categories", "0"]
     bad = httpx.put(f"{url}/shoe-1", json={"categories": "shoes"})
     assert bad.status_code == 422
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
