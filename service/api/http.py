@@ -55,7 +55,16 @@ class _AnyText(Convertor[str]):
         return value
 
 
+class _ItemToRegister(_AnyText):
+    """An id of ``PUT /v1/items/{id}``: any text that does not end in ``/similar``, so a
+    PUT on ``/v1/items/{id}/similar`` is a method that route does not allow (405, Allow:
+    GET), not the registration of an item named ``.../similar``."""
+
+    regex = r"[\s\S]*(?<!/similar)"
+
+
 register_url_convertor("id", _AnyText())
+register_url_convertor("registered_id", _ItemToRegister())
 
 
 def _items(items: list[ScoredItem]) -> list[s.ScoredItemOut]:
@@ -303,12 +312,8 @@ def build_http_app(
 
     ItemIn = s.item_in(settings.max_id_length)
 
-    @app.put("/v1/items/{item_id:id}/similar", include_in_schema=False)
-    def similar_is_read_only() -> JSONResponse:  # not a registration of ".../similar"
-        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": "GET"})
-
     @app.put(
-        "/v1/items/{item_id:id}",
+        "/v1/items/{item_id:registered_id}",
         response_model=s.PutItemOut,
         name="PutItem",
         dependencies=[write],

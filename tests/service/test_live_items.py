@@ -95,6 +95,10 @@ def test_registrations_are_validated_field_by_field(start_server):
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "categories", "0"]
     bad = httpx.put(f"{url}/shoe-1", json={"categories": "shoes"})
     assert bad.status_code == 422
+    similar = httpx.put(f"{url}/shoe-1/similar", json={})  # not an item named ".../similar"
+    assert similar.status_code == 405 and similar.headers["allow"] == "GET"
+    assert "/v1/items/{item_id}" in httpx.get(f"http://127.0.0.1:{server.http_port}/openapi.json"
+                                             ).json()["paths"]  # fmt: skip
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
         stub = rpc.RecommenderStub(channel)
         with pytest.raises(grpc.RpcError) as error:
