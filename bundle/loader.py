@@ -132,6 +132,13 @@ class Bundle:
     live: int = 0  # rows at the end registered while serving (not in the HNSW index)
 
     @property
+    def readout_edges(self) -> tuple[float, ...] | None:
+        """The time edges of a stateful readout (``StatefulSpec.readout_edges``); None
+        when the bundle is not stateful or its readout reads the time continuously."""
+        stateful = self.manifest.stateful
+        return None if stateful is None else stateful.readout_edges
+
+    @property
     def indexed(self) -> int:
         """Rows the HNSW index holds: the bundle's own items."""
         return self.manifest.item_count - self.live

@@ -18,6 +18,7 @@ import json
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -313,10 +314,20 @@ class StatefulSpec:
     step: GraphSpec
     readout: GraphSpec
     checks: dict[str, Any] = field(default_factory=dict)
+    # Seconds since the last event at which the readout can change: it is constant
+    # from one edge to the next and past the last (checked at export), so a user vector
+    # is reused until the query time crosses an edge. None: the readout reads the time
+    # continuously (never reused); (): it does not read the time.
+    readout_edges: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.state_dim < 1:
             raise ValueError(f"stateful.state_dim must be >= 1, got {self.state_dim}")
+        edges = self.readout_edges
+        if edges is not None and (
+            any(e <= 0 for e in edges) or any(b <= a for a, b in pairwise(edges))
+        ):
+            raise ValueError("stateful.readout_edges must be positive and increasing")
         self.step.check(STEP_FILLS, "step")
         self.readout.check(READOUT_FILLS, "readout")
 

@@ -20,8 +20,11 @@ readout: ``state``, ``seconds_since_last`` (query time minus the last stepped
          event), ``empty`` (1.0 when no event was stepped), ``user_vector``
 
 A ``UserState`` is the state vector plus what it covers: how many events were
-stepped, the last one's time, and the *cursor*, the last stored event it
-covers (so the server knows which stored events still need a step). It is
+stepped, the last one's time, the *cursor*, the last stored event it covers
+(so the server knows which stored events still need a step), and the *window*:
+the item rows of the stored events up to the cursor (-1 for an item the model
+does not know), which the server keeps beside the vector so that a Recommend
+finds the user's seen items without mapping their events again. It is
 serialised to bytes for the store (``to_bytes``/``from_bytes``).
 
 The exporter checks, on validation users, that stepping a history event by
@@ -71,28 +74,38 @@ class UserState:
     events: int = 0  # events stepped into it
     last_time: float = math.nan  # time of the last stepped event
     cursor: tuple[Any, ...] | None = None  # the last stored event covered (a StoredEvent)
+    window: np.ndarray | None = None  # (n,) int32 rows of the stored events to the cursor
 
     def to_bytes(self) -> bytes:
-        """A JSON header line (events, last time, cursor), then the float32 vector."""
+        """A JSON header line (events, last time, cursor, window length or -1), then the
+        float32 vector and the int32 window."""
         last = None if math.isnan(self.last_time) else self.last_time
         cursor = None if self.cursor is None else list(self.cursor)
-        head = json.dumps([self.events, last, cursor], separators=(",", ":"))
-        return head.encode() + b"\n" + np.asarray(self.vector, np.float32).tobytes()
+        window = -1 if self.window is None else len(self.window)
+        head = json.dumps([self.events, last, cursor, window], separators=(",", ":"))
+        body = np.asarray(self.vector, np.float32).tobytes()
+        if self.window is not None:
+            body += np.asarray(self.window, np.int32).tobytes()
+        return head.encode() + b"\n" + body
 
     @classmethod
     def from_bytes(cls, blob: bytes, width: int) -> UserState | None:
         """The state in ``blob``, or None when it is not one of ``width`` values (a
         damaged or foreign value is recomputed, never served)."""
         head, sep, body = blob.partition(b"\n")
-        if not sep or len(body) != 4 * width:
+        if not sep:
             return None
         try:
-            events, last, cursor = json.loads(head)
-        except ValueError:
+            events, last, cursor, *rest = json.loads(head)
+            window = int(rest[0]) if rest else -1  # a state written without its window
+        except (ValueError, TypeError):
             return None
-        vector = np.frombuffer(body, dtype=np.float32)
+        if len(body) != 4 * (width + max(window, 0)):
+            return None
+        vector = np.frombuffer(body, dtype=np.float32, count=width)
+        rows = None if window < 0 else np.frombuffer(body, dtype=np.int32, offset=4 * width)
         return cls(vector, int(events), math.nan if last is None else float(last),
-                   None if cursor is None else tuple(cursor))  # fmt: skip
+                   None if cursor is None else tuple(cursor), rows)  # fmt: skip
 
 
 def _session(path: Path, providers: Sequence[str], threads: int) -> Any:
@@ -152,22 +165,28 @@ class StateEncoder:
         seen = set(prior or ()) if self.needs_prior else set()
         vector = np.asarray(state.vector, np.float32)[None, :]
         count, last = state.events, state.last_time
-        items = events.item.tolist()
+        items, stamps = events.item.tolist(), events.timestamp.tolist()
+        kinds, values = events.event_type.tolist(), events.value.tolist()
+        fixed = {} if "user_vector" not in fills else {fills["user_vector"]: self._user(user)}
         for k in range(n):  # a recurrence: each step reads the state the previous one wrote
-            item, stamp = items[k], float(events.timestamp[k])
-            delta = 0.0 if count == 0 else max(stamp - last, 0.0)
-            known = {
-                "state": vector,
-                "item_row": np.array([item], np.int64),
-                "delta_seconds": np.array([delta], np.float32),
-                "first": np.array([1.0 if count == 0 else 0.0], np.float32),
-                "event_type": np.array([events.event_type[k]], np.int64),
-                "value": np.array([events.value[k]], np.float32),
-                "new_item": np.array([0.0 if item in seen else 1.0], np.float32),
-            }
-            inputs = {name: known[fill] for fill, name in fills.items() if fill != "user_vector"}
-            if "user_vector" in fills:
-                inputs[fills["user_vector"]] = self._user(user)
+            item, stamp = items[k], stamps[k]
+            inputs = dict(fixed)  # only the fills the graph reads
+            for fill, name in fills.items():
+                if fill == "state":
+                    inputs[name] = vector
+                elif fill == "item_row":
+                    inputs[name] = np.array([item], np.int64)
+                elif fill == "delta_seconds":
+                    delta = 0.0 if count == 0 else max(stamp - last, 0.0)
+                    inputs[name] = np.array([delta], np.float32)
+                elif fill == "first":
+                    inputs[name] = np.array([1.0 if count == 0 else 0.0], np.float32)
+                elif fill == "event_type":
+                    inputs[name] = np.array([kinds[k]], np.int64)
+                elif fill == "value":
+                    inputs[name] = np.array([values[k]], np.float32)
+                elif fill == "new_item":
+                    inputs[name] = np.array([0.0 if item in seen else 1.0], np.float32)
             (vector,) = self._step.run([self.spec.step.output], inputs)
             seen.add(item)
             count, last = count + 1, stamp

@@ -6,6 +6,10 @@ On validation users it steps each history (cut by the encoder's policy, the
 state a new bundle recomputes from the stored history) event by event from
 the empty state, reads out at the user's query time, and compares with the
 one-pass user vectors; a difference above the tolerance refuses the bundle.
+A model that declares the time edges of its readout (``readout_edges``: the
+server then reuses a user vector until the query time crosses one) has its
+readout probed within every interval on a few of those states: a change there
+refuses the bundle too.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from bundle.format import READOUT, STEP
 from bundle.history import cut_history
 from bundle.inputs import UserContext
 from bundle.manifest import GraphSpec, StatefulSpec, StateInput
-from bundle.state import READOUT_FILLS, STEP_FILLS, StateEncoder
+from bundle.state import READOUT_FILLS, STEP_FILLS, StateEncoder, UserState
 from export.errors import ExportError
 from export.onnx_export import export_graph
 from training.data.splits import EvalSet
 from training.models.base import RetrievalModel
 
 BATCH = 2  # rows of the example inputs (the batch axis is dynamic)
+EDGE_USERS = 10  # users whose readout is probed between the declared time edges
+EDGE_TOLERANCE = 1e-6
 
 
 def _example(
@@ -69,7 +75,7 @@ def export_graphs(model: RetrievalModel, folder: Path, user_dim: int) -> Statefu
                    "next_state", folder / STEP)  # fmt: skip
     readout = _export(modules.readout, modules.readout_inputs, READOUT_FILLS, width, user_dim,
                       "query", folder / READOUT)  # fmt: skip
-    return StatefulSpec(width, step, readout)
+    return StatefulSpec(width, step, readout, readout_edges=modules.readout_edges)
 
 
 def write_stateful(
@@ -90,7 +96,7 @@ def write_stateful(
         return None
     states = StateEncoder(folder, spec, [CPU])
     policy = model.encoder_spec().history
-    worst, users = 0.0, min(len(check), max_users)
+    worst, users, drift = 0.0, min(len(check), max_users), 0.0
     for r in range(users):  # offline check, one recurrence per user
         row = None if context is None else UserContext(context.vectors[r : r + 1],
                                                        context.known[r : r + 1])  # fmt: skip
@@ -98,10 +104,35 @@ def write_stateful(
         state = states.advance(states.empty(), history, row)
         served = states.readout(state, float(check.now[r]), row)
         worst = max(worst, float(np.abs(served - queries[r]).max()))
+        if r < EDGE_USERS and state.events and spec.readout_edges is not None:
+            drift = max(drift, _drift_between_edges(states, state, row, spec.readout_edges))
     if worst > tolerance:
         raise ExportError(
             f"the stateful graphs, stepped event by event, differ from the one-pass encoder by "
             f"{worst:.2e} > {tolerance}"
         )
+    if drift > EDGE_TOLERANCE:
+        raise ExportError(
+            f"the readout changes by {drift:.2e} between the time edges the model declares "
+            "(readout_edges): it would serve stale user vectors"
+        )
     checks = {"stateful_vs_encoder_max_abs_error": worst, "histories_checked": users}
-    return StatefulSpec(spec.state_dim, spec.step, spec.readout, checks)
+    if spec.readout_edges is not None:
+        checks["readout_change_between_edges"] = drift
+    return StatefulSpec(spec.state_dim, spec.step, spec.readout, checks, spec.readout_edges)
+
+
+def _drift_between_edges(
+    states: StateEncoder, state: UserState, row: UserContext | None, edges: tuple[float, ...]
+) -> float:
+    """The largest change of the readout of ``state`` between query times within one
+    interval of ``edges`` (near both ends and in the middle; past the last edge up to
+    100 times it)."""
+    bounds = (0.0, *edges)
+    ends = (*edges, 100.0 * bounds[-1] if edges else 1e9)
+    drift = 0.0
+    for low, high in zip(bounds, ends, strict=True):
+        probes = [states.readout(state, state.last_time + low + f * (high - low), row)
+                  for f in (0.01, 0.5, 0.99)]  # fmt: skip
+        drift = max(drift, *(float(np.abs(p - probes[0]).max()) for p in probes[1:]))
+    return drift

@@ -7,7 +7,9 @@ against a do-nothing server.
    50-event histories.
 2. In process (no transport, user cache off: every call encodes and searches):
    p50/p99 of each stage of the request path and of the whole Recommend call,
-   and the recall@10 of the served top-10 against exact search over all items.
+   and the recall@10 of the served top-10 against exact search over all items;
+   then the whole call again with the user cache on (the server's default), which
+   a call reuses until the user's next event.
    Events are interleaved with requests as in production: before a share
    ``--events-per-request`` (default 0.5) of the requests the user records one
    event (RecordEvents timed as a whole). For a stateful bundle (LED, HRNN-meta)
@@ -63,10 +65,16 @@ def seed_events(service: Any, histories: list[np.ndarray], now: float) -> None:
 
 
 def stage_latencies(
-    bundle: Path, histories: list[np.ndarray], requests: int, events_per_request: float
+    bundle: Path,
+    histories: list[np.ndarray],
+    requests: int,
+    events_per_request: float,
+    cache_mb: float = 0.0,
 ) -> dict[str, Any]:
-    # no user cache: every request encodes and searches, so each stage is measured
-    settings = Settings(bundle=str(bundle), store="memory://", max_history=HISTORY, user_cache_mb=0)
+    """Per-stage and whole-call microseconds; ``cache_mb`` 0 (no user cache): every
+    request encodes and searches, so each stage is measured."""
+    settings = Settings(bundle=str(bundle), store="memory://", max_history=HISTORY,
+                        user_cache_mb=cache_mb)  # fmt: skip
     server = Server(settings)
     server.bundles.load()
     server.refresher.refresh()
@@ -123,7 +131,10 @@ def stage_latencies(
         "p50_us": float(np.percentile(search_rerank, 50)),
         "p99_us": float(np.percentile(search_rerank, 99)),
     }
-    return {"stages": stages, "served_recall@10": recall_hits / max(recall_total, 1)}
+    cache = server.service.cache
+    hits = cache.hits / max(cache.hits + cache.misses, 1)
+    return {"stages": stages, "served_recall@10": recall_hits / max(recall_total, 1),
+            "cache_hit_share": hits}  # fmt: skip
 
 
 def _state_graphs(server: Server, bundle: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -148,7 +159,7 @@ def _state_graphs(server: Server, bundle: Any, rng: np.random.Generator) -> dict
 
 
 def _history_batch(server: Server, user: int, now: float) -> tuple[Any, np.ndarray]:
-    from service.core.stages.history import to_history
+    from service.core.rows import to_history
 
     events = server.store.recent(f"user-{user:05d}", HISTORY)
     history, _ = to_history(server.bundles.current, events)
@@ -291,6 +302,11 @@ def main() -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     events = args.events_per_request
     inproc = stage_latencies(bundle, histories, args.requests, events)
+    cached = stage_latencies(bundle, histories, args.requests, events,
+                             Settings.model_fields["user_cache_mb"].default)  # fmt: skip
+    inproc["stages"]["recommend (whole call, user cache on)"] = cached["stages"][
+        "recommend (whole call)"
+    ]
     levels = [int(c) for c in args.concurrency.split(",")]
     e2e = end_to_end(
         bundle,
@@ -320,6 +336,7 @@ def main() -> None:
         "throughput_ratio": main_level["ratio"],
         "by_concurrency": {str(level): e2e[level] for level in levels},
         "user_cache": not args.no_cache,
+        "in_process_cache_hit_share": cached["cache_hit_share"],
         "events_per_request": events,
         "stateful": manifest.get("stateful") is not None,
         "cpu_count": os.cpu_count(),

@@ -58,11 +58,13 @@ def _record(stub, user: str, items: list[str], stamps: list[float]) -> None:
     assert stub.RecordEvents(pb.RecordEventsRequest(events=events)).accepted == len(events)
 
 
-def _offline(checkpoint, rows: np.ndarray, stamps: np.ndarray, user: int) -> np.ndarray:
+def _offline(
+    checkpoint, rows: np.ndarray, stamps: np.ndarray, user: int, now: float = NOW
+) -> np.ndarray:
     """The model's own (I,) scores for one history, as `recserve evaluate` computes them."""
     view = checkpoint.event_types.index("view")
     history = Sequences.single(rows, stamps, np.full(len(rows), view), np.ones(len(rows)))
-    return checkpoint.model.score(history, np.array([NOW]), np.array([user]))[0]
+    return checkpoint.model.score(history, np.array([now]), np.array([user]))[0]
 
 
 @pytest.mark.parametrize("known", [True, False])
@@ -232,3 +234,41 @@ def test_stateful_models_step_each_event_and_answer_as_the_one_pass_encoder(trai
     np.testing.assert_allclose([i.score for i in reply.items], offline[served], rtol=1e-4,
                                atol=1e-4)  # fmt: skip
     assert server.service.states.load(bundle, name).cursor[2] == float(stamps[-1])
+
+
+def test_a_timed_readout_is_reused_until_the_query_time_crosses_a_declared_edge(trained):
+    """HRNN-meta's readout reads the time since the last event through log2 buckets: the
+    bundle declares the edges (checked at export), and the server keeps the user's
+    answer until the query time crosses one, then reads out again, exactly. A one-pass
+    encoder of event ages (the predictor's time decay) is never kept."""
+    checkpoint, server, stub = trained
+    bundle = server.bundles.current
+    if not bundle.manifest.encoder.now_dependent:
+        return  # its answers do not move with the query time: cached per history
+    edges = bundle.readout_edges
+    if bundle.states is not None:
+        assert edges is not None and edges[:3] == (1.0, 3.0, 7.0)
+        assert bundle.manifest.stateful.checks["readout_change_between_edges"] <= 1e-6
+    else:
+        assert edges is None
+    hits = server.metrics.user_cache.labels("hit")
+    part = checkpoint.validation.history.take([3])
+    rows, stamps = part.item.astype(np.int64)[-6:], part.timestamp[-6:]
+    name = f"timed-{time.time_ns()}"
+    _record(stub, name, [checkpoint.items.ids[r] for r in rows], stamps.tolist())
+    last = float(stamps[-1])
+    answers = []
+    for since in (70.0, 120.0, 130.0):  # 70 and 120 s share [63, 127); 130 s is past it
+        before = hits._value.get()
+        reply = stub.Recommend(pb.RecommendRequest(user_id=name, k=10, now=last + since))
+        offline = _offline(checkpoint, rows, stamps, -1, last + since)
+        served = np.array([checkpoint.items.index_of(i.item_id)[0] for i in reply.items])
+        np.testing.assert_allclose([i.score for i in reply.items], offline[served],
+                                   rtol=1e-4, atol=1e-4)  # fmt: skip
+        answers.append((hits._value.get() - before, [i.score for i in reply.items]))
+    if edges is None:
+        assert [hit for hit, _ in answers] == [0, 0, 0]
+        return
+    assert [hit for hit, _ in answers] == [0, 1, 0]
+    assert answers[1][1] == answers[0][1]
+    assert answers[2][1] != answers[1][1]

@@ -5,8 +5,10 @@ and short, and handing them to a thread cost more (GIL hand-offs) than it
 saved; measured, see README "Serving benchmark". Recommend reads the store,
 so on a store that waits on the network (Redis) it runs in a worker thread
 too. Their replies are written as bytes from bundle rows
-(``service.api.grpc_wire``). The other calls run in a worker thread (they may
-wait on Redis or disk) so the event loop (and the health service) keeps
+(``service.api.grpc_wire``). RecordEvents of a few events runs inline on a
+store whose writes never wait (memory), in a worker thread otherwise (an
+fsync, Redis, a large batch). The other calls run in a worker thread (they
+may wait on Redis or disk) so the event loop (and the health service) keeps
 answering. Errors become status codes with the outcome counted; an unexpected
 one is logged with its traceback and reaches the client as INTERNAL without
 internals.
@@ -54,6 +56,7 @@ SCOPES = {  # the scope each method needs (health and reflection are other servi
     "GetUserHistory": "read", "RecordEvents": "write", "PutItems": "write",
 }  # fmt: skip
 INTERNAL = (grpc.StatusCode.INTERNAL, "internal")
+INLINE_EVENTS = 16  # a larger RecordEvents runs in a worker thread: it would hold the loop
 
 
 def _items(items: list[ScoredItem]) -> list[pb.ScoredItem]:
@@ -160,7 +163,9 @@ class RecommenderServicer(rpc.RecommenderServicer):
         return self.replies.recommend(self.service.recommend(to_request(request)))
 
     async def RecordEvents(self, request: Any, context: Any) -> Any:
-        return await self._call("RecordEvents", request, context, self._record, threaded=True)
+        events = len(getattr(request, "events", ()))  # MALFORMED has none
+        threaded = self.service.store.writes_wait or events > INLINE_EVENTS
+        return await self._call("RecordEvents", request, context, self._record, threaded)
 
     def _record(self, request: pb.RecordEventsRequest) -> pb.RecordEventsResponse:
         events = [

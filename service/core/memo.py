@@ -20,6 +20,7 @@ query time (event ages) are never cached.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bundle.history import Sequences
+from bundle.loader import Bundle
+from bundle.state import UserState
 from service.store.base import StoredEvent
 
 OVERHEAD = 1024  # bytes per entry beyond its arrays: the objects, the key, the LRU slot
@@ -58,9 +61,10 @@ class UserMemo:
     item scores, the popularity cold start) ranks the items, once encoded.
     """
 
-    history: Sequences | None  # the events on known items (until encoded, unless re-ranked)
+    history: Sequences | None  # the events on known items, while a stage still reads them
     seen: np.ndarray  # blocked_set of the history's item rows (never recommended back)
-    unknown: int = 0  # events on items the bundle does not know
+    known: int = 0  # events on items the model knows (0: the cold-start source answers)
+    state: UserState | None = None  # a stateful bundle's state of the user, caught up
     query: np.ndarray | None = None  # (D,) user vector
     static: np.ndarray | None = None  # (I,) item scores for a static source
     width: int = 0  # how many items the kept candidate search asked for
@@ -83,6 +87,8 @@ class UserMemo:
     def nbytes(self) -> int:
         """What this memo holds, for the cache's byte budget."""
         arrays: list[np.ndarray | None] = [self.seen, self.query, self.candidates]
+        if self.state is not None:
+            arrays += [self.state.vector, self.state.window]
         if self.history is not None:
             h = self.history
             arrays += [h.indptr, h.item, h.timestamp, h.event_type, h.value]
@@ -93,9 +99,21 @@ class UserMemo:
         return OVERHEAD + sum(a.nbytes for a in arrays if a is not None)
 
 
-def version_of(identity: str, events: list[StoredEvent]) -> Hashable:
-    """What a user's memo is valid for (see the module docstring)."""
-    return (identity, len(events), events[0], events[-1])
+def version_of(bundle: Bundle, events: list[StoredEvent], now: float) -> Hashable | None:
+    """What a user's memo is valid for (see the module docstring); None when it is
+    valid for one call only (a user vector that reads the query time continuously)."""
+    version = (bundle.identity, len(events), events[0], events[-1])
+    if not bundle.manifest.encoder.now_dependent:
+        return version
+    edges = bundle.readout_edges
+    if edges is None:
+        return None
+    # the state's readout reads the time since its last event, on an item the model
+    # knows; it is constant between two edges, so the interval joins the version
+    known = bundle.items.row_of
+    last = next((e.timestamp for e in reversed(events)
+                 if 0 <= known.get(e.item_id, -1) < bundle.indexed), None)  # fmt: skip
+    return version if last is None else (*version, bisect_right(edges, now - last))
 
 
 class MemoCache:

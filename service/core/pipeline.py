@@ -34,10 +34,11 @@ from service.core.errors import NotFound, NotReady
 from service.core.explain import encoder_explanations, reranker_explanations
 from service.core.live_items import ItemInput, LiveItems, PutItemsResult, validate_items
 from service.core.memo import MemoCache
+from service.core.rows import to_history
 from service.core.stages import retrieve
 from service.core.stages.base import Call, Stage
 from service.core.stages.encode import EncodeStage
-from service.core.stages.history import HistoryStage, to_history
+from service.core.stages.history import HistoryStage
 from service.core.stages.rerank import RerankStage, rerank_width
 from service.core.stages.retrieve import RetrieveStage
 from service.core.stages.score import ScoreStage
@@ -80,8 +81,8 @@ class RecommendationService:
         self.metrics = metrics
         self.cache = MemoCache(int(settings.user_cache_mb * 2**20))
         self.cold = ColdStart()
-        self.history = HistoryStage(store, settings.max_history, self.cache, metrics)
         self.states = StateKeeper(store, metrics)
+        self.history = HistoryStage(store, settings.max_history, self.cache, metrics, self.states)
         self.live = LiveItems(store, settings)
         self.encode = EncodeStage(self.states)
         self.score = ScoreStage(settings, refresher)

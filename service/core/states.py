@@ -16,7 +16,10 @@ the user's stored events:
 
 So a state holds every event stepped since it was last recomputed, while the
 one-pass encoder reads only the latest ``history.max_length``; both agree
-until a user's history outgrows that length. Writes are last-writer-wins: two
+until a user's history outgrows that length. The state's window (the rows of
+the stored events it covers) moves with it: a step appends the new events'
+rows and drops those the store dropped, so a current state gives the history
+stage the user's seen items without mapping their events. Writes are last-writer-wins: two
 replicas stepping one user at once each write a state that is exact for the
 events its cursor names, and the next reader steps whatever is missing.
 """
@@ -24,12 +27,15 @@ events its cursor names, and the next reader steps whatever is missing.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+
+import numpy as np
 
 from bundle.history import cut_history
 from bundle.inputs import UserContext
 from bundle.loader import Bundle
 from bundle.state import UserState
-from service.core.stages.history import to_history
+from service.core.rows import to_history, window_rows
 from service.metrics import Metrics
 from service.store.base import EventStore, StoredEvent
 
@@ -76,28 +82,50 @@ class StateKeeper:
         events: list[StoredEvent],
         users: UserContext | None,
     ) -> tuple[UserState, bool]:
-        """The state covering ``events`` (the user's stored events, oldest first), and
-        whether it differs from ``state`` (so it should be written back)."""
+        """The state covering ``events`` (the user's stored events, oldest first), with
+        their window, and whether it differs from ``state`` (so it should be written
+        back)."""
         states = bundle.states
         assert states is not None
         cursor = tuple(events[-1]) if events else None
         start = None if state is None else _after_cursor(state, events)
         if state is not None and start == len(events):
-            self._outcome["current"].inc()
-            return state, False
+            if state.window is not None and len(state.window) == len(events):
+                self._outcome["current"].inc()
+                return state, False
+            # current, but its window is missing or covers a different span
+            return replace(state, window=window_rows(bundle, events)), True
         if state is None or start is None:
-            history, _ = to_history(bundle, events)
+            window = window_rows(bundle, events)
+            history, _ = to_history(bundle, events, window)
             history = cut_history(history, bundle.manifest.encoder.history)
             self._outcome["recomputed"].inc()
-            return states.advance(states.empty(), history, users, None, cursor), True
-        todo, _ = to_history(bundle, events[start:])
+            fresh = states.advance(states.empty(), history, users, None, cursor)
+            return replace(fresh, window=window), True
+        added = window_rows(bundle, events[start:])
+        todo, _ = to_history(bundle, events[start:], added)
+        held = state.window
+        if held is not None and len(held) >= start:  # the stored events before the new ones
+            window = np.concatenate((held[len(held) - start :], added))
+        else:
+            window = window_rows(bundle, events)
         prior = None
-        if states.needs_prior:  # rows of the new events' items already in the history
-            held = {e.item_id for e in events[:start]}
-            again = [e.item_id for e in events[start:] if e.item_id in held]
-            prior = set(bundle.items.rows(again).tolist()) if again else set()
+        if states.needs_prior:  # the rows already in the history
+            before = window[:start]
+            prior = set(before[before >= 0].tolist())
         self._outcome["stepped"].inc()
-        return states.advance(state, todo, users, prior, cursor), True
+        return replace(states.advance(state, todo, users, prior, cursor), window=window), True
+
+    def current(
+        self, bundle: Bundle, user_id: str, events: list[StoredEvent], persist: bool = True
+    ) -> UserState:
+        """The user's state caught up with ``events``, written back when it moved
+        (``persist`` False: neither read nor written, as in a smoke test)."""
+        stored = self.load(bundle, user_id) if persist else None
+        state, changed = self.catch_up(bundle, stored, events, bundle.user_context((user_id,)))
+        if changed and persist:
+            self.save(bundle, user_id, state)
+        return state
 
     def save(self, bundle: Bundle, user_id: str, state: UserState) -> None:
         self.store.put_state(user_id, state_key(bundle), state.to_bytes())

@@ -53,6 +53,7 @@ class EventStore(Protocol):
 
     max_history: int
     in_process: bool  # False: calls wait on the network (transports run them off the loop)
+    writes_wait: bool  # True: append may wait on a disk or the network (run off the loop)
 
     def append(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         """Store ``events`` (any users), durable in the backend's sense on return; the

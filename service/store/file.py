@@ -64,6 +64,7 @@ def fsync_folder(folder: Path) -> None:
 
 class FileStore:
     in_process = True
+    writes_wait = True  # an append may fsync
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from service.store.base import MAX_STATES, StoredEvent
 
 class MemoryStore:
     in_process = True
+    writes_wait = False
 
     def __init__(self, max_history: int) -> None:
         self.max_history = max_history

@@ -135,6 +135,7 @@ def _row(event: StoredEvent) -> str:
 
 class RedisStore:
     in_process = False  # calls wait on the network: the transports run them off the loop
+    writes_wait = True
 
     def __init__(
         self, url: str, max_history: int, client: Any | None = None, timeout: float = TIMEOUT

@@ -124,6 +124,9 @@ class StatefulModules:
     step_inputs: tuple[tuple[str, str], ...]
     readout: Any
     readout_inputs: tuple[tuple[str, str], ...]
+    # seconds since the last event at which the readout can change (StatefulSpec):
+    # None when it reads the time continuously, () when it does not read it
+    readout_edges: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,12 @@ def time_bucket(delta: torch.Tensor, buckets: int) -> torch.Tensor:
     return b.clamp(0.0, buckets - 2.0).long() + 1
 
 
+def time_edges(buckets: int) -> tuple[float, ...]:
+    """The time deltas at which ``time_bucket`` changes: 2^j - 1 seconds, j = 1 ..
+    ``buckets - 2`` (a query's bucket, hence the readout, is constant between them)."""
+    return tuple(float(2**j - 1) for j in range(1, buckets - 1))
+
+
 class FieldMLP(torch.nn.Module):
     """Field-aware MLP: each field's block of columns (``FeatureSchema.slices``) gets
     its own linear map to ``field_dim``; the concatenation goes through ReLU and a
@@ -613,6 +619,7 @@ class HRNN(TorchRetrievalModel):
                 ("user", "user_vector"),
                 ("empty", "empty"),
             ),
+            readout_edges=time_edges(self.config.time_buckets) if self.config.time_delta else (),
         )
 
     def item_vectors(self) -> np.ndarray:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from service.app import Server
+from service.core.rows import to_history
 from service.core.stages import score
-from service.core.stages.history import to_history
 from service.core.types import EventInput, Recommendations, RecommendRequest
 from service.settings import Settings
 
