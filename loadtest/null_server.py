@@ -44,6 +44,9 @@ class NullServicer:
     async def GetTrending(self, request: Any, context: Any) -> Any:
         return pb.GetTrendingResponse()
 
+    async def PutItems(self, request: Any, context: Any) -> Any:
+        return pb.PutItemsResponse(stored=len(request.items))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -64,6 +64,9 @@ class MemoryTrends:
     ) -> None:
         if not item_ids:
             return
+        if len(item_ids) == 1:  # one event (the usual RecordEvents): no arrays to build
+            self._add_one(item_ids[0], float(timestamps[0]), float(weights[0]))
+            return
         ts = np.asarray(timestamps, dtype=np.float64)
         with self._lock:
             if self._landmark is None:
@@ -79,6 +82,18 @@ class MemoryTrends:
                 )
             boost = np.asarray(weights) * np.exp2((ts - self._landmark) / self.half_life)
             np.add.at(self._values, rows, boost)
+
+    def _add_one(self, item_id: str, timestamp: float, weight: float) -> None:
+        """``add`` of one event, in scalars."""
+        with self._lock:
+            if self._landmark is None:
+                self._landmark = timestamp
+            if (timestamp - self._landmark) / self.half_life > RESCALE_AFTER:
+                self._rescale(timestamp)
+            row = self._row(item_id)
+            if row >= len(self._values):
+                self._values = np.concatenate([self._values, np.zeros(len(self._values))])
+            self._values[row] += weight * 2.0 ** ((timestamp - self._landmark) / self.half_life)
 
     def _row(self, item_id: str) -> int:
         row = self._index.get(item_id)

@@ -60,3 +60,22 @@ def test_refresher_publishes_snapshots(trends):
     snapshot = refresher.refresh()
     assert snapshot.item_ids[:2] == ["x", "y"]
     assert np.all(np.diff(snapshot.counts) <= 0)
+
+
+def test_events_added_one_at_a_time_count_as_one_batch(trends):
+    t0 = 1_800_000_000.0
+    items = [f"i{k % 7}" for k in range(40)]
+    stamps = [t0 + 97.0 * k for k in range(40)]
+    for item, stamp in zip(items, stamps, strict=True):
+        trends.add([item], [stamp], [1.0])
+    batch = MemoryTrends(HOUR)
+    batch.add(items, stamps, [1.0] * 40)
+    now = stamps[-1] + 60.0
+    ids, counts = trends.top(10, now)
+    want_ids, want = batch.top(10, now)
+    assert ids == want_ids
+    np.testing.assert_allclose(counts, want, rtol=1e-9)
+    far = now + 300 * HOUR  # past the rescale threshold, in a single add
+    trends.add(["late"], [far], [1.0])
+    batch.add(["late"], [far], [1.0])
+    assert trends.top(10, far)[0] == batch.top(10, far)[0] == ["late"]
