@@ -52,7 +52,7 @@ from training.models.base import ItemEncoderModule, StatefulModules
 from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.registry import register
 from training.trainer import Plan, TrainConfig
-from training.trends import decayed_counts
+from training.trends import DecayedCounter
 
 SOFTMAX = ("auto", "full", "sampled")
 
@@ -387,6 +387,7 @@ class HRNN(TorchRetrievalModel):
         )
         self._sampled = sampled
         sampler = AliasSampler(popularity_distribution(self._counts, c.sample_gamma))
+        trends = DecayedCounter(train, c.trend_half_life_s) if c.trend else None
         log_q = torch.from_numpy(np.log(np.maximum(sampler.p, 1e-30)).astype(np.float32)).to(device)
         user_table = torch.from_numpy(self._user_table).to(device)
         item = seqs.item.astype(np.int64)
@@ -461,7 +462,7 @@ class HRNN(TorchRetrievalModel):
                         ],
                         1,
                     )
-                    logits = logits + tensor(self._trend(train, now, cols))
+                    logits = logits + tensor(self._trend(trends, now, cols))
                 return torch.nn.functional.cross_entropy(
                     logits, torch.zeros(len(y), dtype=torch.long, device=device)
                 )
@@ -472,7 +473,7 @@ class HRNN(TorchRetrievalModel):
                 earlier[torch.arange(len(y), device=device), y] = False
                 logits = logits.masked_fill(earlier, -1e9)
             if c.trend:
-                logits = logits + tensor(self._trend(train, now, None))
+                logits = logits + tensor(self._trend(trends, now, None))
             return torch.nn.functional.cross_entropy(logits, y)
 
         return Plan(net, len(windows), step)
@@ -527,15 +528,12 @@ class HRNN(TorchRetrievalModel):
         positive = (query * keys(targets)).sum(1, keepdim=True)
         return torch.cat([positive, query @ keys(shared).T], 1)
 
-    def _trend(self, train: Interactions, now: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    def _trend(
+        self, trends: DecayedCounter | None, now: np.ndarray, cols: np.ndarray | None
+    ) -> np.ndarray:
         """log(alpha + decayed count) of each candidate item just before each position."""
-        c = self.config
-        counts = decayed_counts(train, now, c.trend_half_life_s)
-        if cols is None:
-            dense = counts.toarray()
-        else:
-            dense = np.asarray(counts[np.arange(len(now))[:, None], cols].todense())
-        return np.log(c.trend_alpha + dense).astype(np.float32)
+        assert trends is not None
+        return np.log(self.config.trend_alpha + trends.at(now, cols)).astype(np.float32)
 
     def _setup(self, train: Interactions) -> None:
         """Feature schemas, tables and value statistics from the training data."""

@@ -204,3 +204,14 @@ def test_within_a_session_the_answer_stays_in_the_last_items_category_and_after_
     differ = np.mean([set(a) != set(b) for a, b in zip(top[60.0], top[86400.0], strict=True)])
     assert differ >= 0.5
     assert share[60.0] >= share[86400.0] + 0.2, share
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_training_with_the_trend_offset_gives_finite_scores(softmax, small_log):
+    """Sec. 3.2: the item's decayed count before each position is a logit offset, for the
+    full softmax and for the sampled one (``training.trends.DecayedCounter``)."""
+    parts = split(small_log.interactions, "leave-last-out")
+    params = {**TINY, "trend": True, "softmax": softmax, "negatives": 16}
+    fitted = create("hrnn", **params).fit(parts.train)
+    valid = parts.valid.take(np.arange(8))
+    assert np.isfinite(fitted.score(valid.history, valid.now, valid.users)).all()
