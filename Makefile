@@ -82,11 +82,12 @@ bench-attention: install ## attention re-ranker on ML-100K: sampled protocol (ga
 		--models led,led+attention,attrec,attrec+attention,ease,ease+attention --no-tune --k 10,20,50 \
 		--json reports/ml100k_rerank.json
 
-bench-hrnn: install ## HRNN-meta: importance sampling vs full softmax on 200K items, ML-100K ablations, cold items (Table 7), trend decomposition
+bench-hrnn: install ## HRNN-meta: importance sampling vs full softmax on 200K items, ML-100K ablations, cold items (Table 7), trend decomposition, query-time context and seeds
 	$(PY) -m benchmarks.hrnn_sampling --items 200000 --json reports/hrnn_sampling.json
 	$(PY) -m benchmarks.hrnn_ablation --data $(ML100K) --json reports/hrnn_ablation.json
 	$(PY) -m benchmarks.hrnn_cold_items --data $(ML100K) --json reports/hrnn_cold_items.json
 	$(PY) -m benchmarks.hrnn_trends --json reports/hrnn_trends.json
+	$(PY) -m benchmarks.hrnn_query_time --data $(ML100K) --seeds 1,2 --json reports/hrnn_query_time.json
 
 bench-attrec: install ## AttRec vs the paper on ML-100K leave-last-out, ablations, unknown-user fall-backs
 	$(PY) -m benchmarks.attrec_ablation --data $(ML100K) --quick --seeds 0,1,2 \
