@@ -74,9 +74,7 @@ class HistoryStage:
         known = int(model_items(bundle, rows).sum())
         if unknown := int((rows < 0).sum()):
             self.metrics.unknown_items.inc(unknown)
-        history = None
-        if bundle.states is None or bundle.reranker is not None:
-            history, _ = to_history(bundle, events, rows)
+        history, _ = to_history(bundle, events, rows)
         return UserMemo(history, blocked_set(rows[rows >= 0]), known)
 
     def _from_state(self, call: Call, bundle: Bundle, events: list[StoredEvent]) -> UserMemo:
