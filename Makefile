@@ -28,7 +28,7 @@ lint: install ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy bundle service export training clients/python/recserve_client
 
 test: install redis lint serving-image-check ## the whole suite (what CI runs)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 serving-image-check: install ## the Dockerfile's install steps without Docker: wheels -> clean venv, no torch
 	$(VENV)/bin/hadolint Dockerfile
