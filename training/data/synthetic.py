@@ -187,8 +187,16 @@ def _session_events(
     n_days = int(day.max()) + 1
     table = _category_cdf(config, truth, base_weight, n_days)
     cat = category[session]
-    cdf = table.cdf[day, cat]  # (E, max items per category)
-    local = (cdf < rng.random(len(time))[:, None]).sum(axis=1)
+    draw = rng.random(len(time))
+    # inverse CDF per (day, category): the events of one pair share its CDF row, so
+    # each group is one binary search (no events x items-per-category array)
+    key = day * config.n_categories + cat
+    order = np.argsort(key, kind="stable")
+    local = np.empty(len(time), dtype=np.int64)
+    for group in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
+        if len(group):
+            row = table.cdf[day[group[0]], cat[group[0]]]
+            local[group] = np.searchsorted(row, draw[group], side="left")
     local = np.minimum(local, table.sizes[cat] - 1)
     item = table.members[cat, local]
     return owner[session], time, item
