@@ -64,36 +64,24 @@ class MemoryTrends:
     ) -> None:
         if not item_ids:
             return
-        if len(item_ids) == 1:  # one event (the usual RecordEvents): no arrays to build
-            self._add_one(item_ids[0], float(timestamps[0]), float(weights[0]))
-            return
-        ts = np.asarray(timestamps, dtype=np.float64)
+        oldest, newest = min(timestamps), max(timestamps)
         with self._lock:
             if self._landmark is None:
-                self._landmark = float(ts.min())
-            if (ts.max() - self._landmark) / self.half_life > RESCALE_AFTER:
-                self._rescale(float(ts.max()))
-            rows = np.fromiter(
-                (self._row(i) for i in item_ids), dtype=np.int64, count=len(item_ids)
-            )
+                self._landmark = float(oldest)
+            if (newest - self._landmark) / self.half_life > RESCALE_AFTER:
+                self._rescale(float(newest))
+            rows = [self._row(i) for i in item_ids]
             if len(self._ids) > len(self._values):
                 self._values = np.concatenate(
                     [self._values, np.zeros(len(self._values) + len(self._ids))]
                 )
+            if len(rows) == 1:  # one event, the usual RecordEvents: scalars, no arrays
+                growth = (float(timestamps[0]) - self._landmark) / self.half_life
+                self._values[rows[0]] += float(weights[0]) * 2.0**growth
+                return
+            ts = np.asarray(timestamps, dtype=np.float64)
             boost = np.asarray(weights) * np.exp2((ts - self._landmark) / self.half_life)
-            np.add.at(self._values, rows, boost)
-
-    def _add_one(self, item_id: str, timestamp: float, weight: float) -> None:
-        """``add`` of one event, in scalars."""
-        with self._lock:
-            if self._landmark is None:
-                self._landmark = timestamp
-            if (timestamp - self._landmark) / self.half_life > RESCALE_AFTER:
-                self._rescale(timestamp)
-            row = self._row(item_id)
-            if row >= len(self._values):
-                self._values = np.concatenate([self._values, np.zeros(len(self._values))])
-            self._values[row] += weight * 2.0 ** ((timestamp - self._landmark) / self.half_life)
+            np.add.at(self._values, np.asarray(rows, dtype=np.int64), boost)
 
     def _row(self, item_id: str) -> int:
         row = self._index.get(item_id)

@@ -261,12 +261,7 @@ class RecommendationService:
         for user in dict.fromkeys(e.user_id for e in events):
             try:
                 history = self.store.recent(user, self.settings.max_history)
-                stored = self.states.load(bundle, user)
-                with self._compute:
-                    users = bundle.user_context((user,))
-                    state, changed = self.states.catch_up(bundle, stored, history, users)
-                if changed:
-                    self.states.save(bundle, user, state)
+                self.states.current(bundle, user, history, compute=self._compute)
             except Exception as error:  # the events are stored: never fail the call here
                 self.states.failed(user, error)
 

@@ -27,7 +27,9 @@ events its cursor names, and the next reader steps whatever is missing.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -117,12 +119,20 @@ class StateKeeper:
         return replace(states.advance(state, todo, users, prior, cursor), window=window), True
 
     def current(
-        self, bundle: Bundle, user_id: str, events: list[StoredEvent], persist: bool = True
+        self,
+        bundle: Bundle,
+        user_id: str,
+        events: list[StoredEvent],
+        persist: bool = True,
+        compute: AbstractContextManager[Any] | None = None,
     ) -> UserState:
         """The user's state caught up with ``events``, written back when it moved
-        (``persist`` False: neither read nor written, as in a smoke test)."""
+        (``persist`` False: neither read nor written, as in a smoke test); ``compute``
+        is held around the catch-up only, not the store's read and write."""
         stored = self.load(bundle, user_id) if persist else None
-        state, changed = self.catch_up(bundle, stored, events, bundle.user_context((user_id,)))
+        with compute or nullcontext():
+            users = bundle.user_context((user_id,))
+            state, changed = self.catch_up(bundle, stored, events, users)
         if changed and persist:
             self.save(bundle, user_id, state)
         return state
