@@ -5,7 +5,9 @@ Trains the defaults on the leave-last-out split (early stopping on the validatio
 users), scores the test users (HR@50, MRR: a seed beside the README's seed 0), then
 asks every test user's history at both times and reports how many top-10s differ
 and how much of each top 10 shares a genre with the user's last film, against the
-same share for the film the user actually rated next.
+same share for the film the user actually rated next. First, the log's own signal:
+how often consecutive events share a genre, by the gap between them (what the
+time-delta input can learn from).
 
     python -m benchmarks.hrnn_query_time --seeds 1,2 --json reports/hrnn_query_time.json
 """
@@ -29,6 +31,9 @@ from training.registry import create
 from training.report import format_table
 
 GAPS = {"60 s": 60.0, "1 day": 86400.0}
+# gap buckets of consecutive events, in seconds: [low, high)
+GAP_BUCKETS = {"same second": (0, 1), "1 s - 10 min": (1, 601), "10 min - 1 h": (601, 3601),
+               "1 h - 1 day": (3601, 86401), "over 1 day": (86401, np.inf)}  # fmt: skip
 
 
 def genre_matrix(data: Interactions) -> np.ndarray:
@@ -43,6 +48,22 @@ def genre_matrix(data: Interactions) -> np.ndarray:
             if g:
                 matrix[row, column[g]] = True
     return matrix
+
+
+def continuity_by_gap(data: Interactions, genres: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per gap bucket: how many consecutive event pairs of a user, and the share whose
+    two items have a genre in common."""
+    seqs = data.sequences()
+    after = np.ones(len(seqs.item), dtype=bool)
+    after[seqs.indptr[:-1]] = False  # a user's first event follows nothing
+    later = np.flatnonzero(after)
+    gaps = seqs.timestamp[later] - seqs.timestamp[later - 1]
+    shared = (genres[seqs.item[later]] & genres[seqs.item[later - 1]]).any(axis=1)
+    out = {}
+    for name, (low, high) in GAP_BUCKETS.items():
+        inside = (gaps >= low) & (gaps < high)
+        out[name] = {"pairs": int(inside.sum()), "share": float(shared[inside].mean())}
+    return out
 
 
 def query_time(model: Recommender, test: EvalSet, genres: np.ndarray) -> dict[str, Any]:
@@ -76,8 +97,15 @@ def main() -> None:
     args = parser.parse_args()
     data = load_interactions(args.data, args.format)
     genres = genre_matrix(data)
+    continuity = continuity_by_gap(data, genres)
+    print(
+        format_table(
+            ["gap to the previous event", "pairs", "share a genre"],
+            [[k, str(v["pairs"]), f"{v['share']:.3f}"] for k, v in continuity.items()],
+        )
+    )
     config = EvalConfig(ks=(10, 50))
-    out: dict[str, Any] = {"runs": {}}
+    out: dict[str, Any] = {"continuity_by_gap": continuity, "runs": {}}
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         started = time.perf_counter()

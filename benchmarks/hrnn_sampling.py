@@ -81,6 +81,7 @@ def main() -> None:
                 f"{info['best_valid']:.4f}",
                 f"{test['ndcg@10']:.4f}",
                 f"{test['hr@50']:.4f}",
+                " ".join(f"{h['valid']:.4f}" for h in info["history"] if h["epoch"] >= 1),
             ]
         )
     full, sampled = (v["seconds_per_epoch"] for v in out["variants"].values())
@@ -89,7 +90,8 @@ def main() -> None:
         f"{data.n_items} items, {len(data)} events: importance sampling is "
         f"{full / sampled:.1f}x faster per epoch"
     )
-    header = ["softmax", "s / epoch", "valid ndcg@10", "test ndcg@10", "test hr@50"]
+    header = ["softmax", "s / epoch", "valid ndcg@10", "test ndcg@10", "test hr@50",
+              "valid ndcg@10 by epoch"]  # fmt: skip
     print(format_table(header, rows))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2, default=float) + "\n")
