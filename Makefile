@@ -83,7 +83,7 @@ bench-attention: install ## attention re-ranker on ML-100K: sampled protocol (ga
 		--json reports/ml100k_rerank.json
 
 bench-hrnn: install ## HRNN-meta: importance sampling vs full softmax on 200K items, ML-100K ablations, cold items (Table 7), trend decomposition, query-time context and seeds
-	$(PY) -m benchmarks.hrnn_sampling --items 200000 --json reports/hrnn_sampling.json
+	$(PY) -m benchmarks.hrnn_sampling --json reports/hrnn_sampling.json
 	$(PY) -m benchmarks.hrnn_ablation --data $(ML100K) --json reports/hrnn_ablation.json
 	$(PY) -m benchmarks.hrnn_cold_items --data $(ML100K) --json reports/hrnn_cold_items.json
 	$(PY) -m benchmarks.hrnn_trends --json reports/hrnn_trends.json

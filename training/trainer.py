@@ -40,6 +40,7 @@ class TrainConfig:
     decay_patience: int = 5  # ... this many evaluations in a row without improvement
     seed: int = 0
     device: str = "auto"  # auto: CUDA when available, else CPU
+    epoch_rows: int = 0  # training rows an epoch draws (without replacement; 0: every row)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adagrad"):
@@ -51,6 +52,8 @@ class TrainConfig:
             raise ValueError(
                 "batch_size, max_epochs, eval_every, patience and decay_patience must be >= 1"
             )
+        if self.epoch_rows < 0:
+            raise ValueError("epoch_rows must be >= 0 (0: every row)")
         if not 0.0 < self.lr_decay <= 1.0 or self.clip_norm < 0:
             raise ValueError("lr_decay must be in (0, 1] and clip_norm >= 0")
 
@@ -72,6 +75,8 @@ class TrainLog:
     seconds: float = 0.0
     train_seconds: float = 0.0  # in training steps only (no validation)
     history: list[dict[str, float]] = field(default_factory=list)
+    rows: int = 0  # training rows of the data
+    epoch_rows: int = 0  # rows each epoch trained on (fewer with ``TrainConfig.epoch_rows``)
 
 
 @dataclass
@@ -110,7 +115,7 @@ def fit_with_early_stopping(
         )
     else:
         optimizer = torch.optim.Adam(groups, lr=config.lr)
-    log = TrainLog()
+    log = TrainLog(rows=plan.n_rows, epoch_rows=min(config.epoch_rows or plan.n_rows, plan.n_rows))
     best_state = copy.deepcopy(module.state_dict())
     waited = 0
     if validate is not None:
@@ -123,9 +128,9 @@ def fit_with_early_stopping(
     for epoch in range(1, config.max_epochs + 1):
         module.train()
         epoch_started = time.perf_counter()
-        order = rng.permutation(plan.n_rows)
+        order = rng.permutation(plan.n_rows)[: log.epoch_rows]
         losses = []
-        for start in range(0, plan.n_rows, config.batch_size):
+        for start in range(0, len(order), config.batch_size):
             loss = plan.step(order[start : start + config.batch_size], rng)
             optimizer.zero_grad()
             loss.backward()

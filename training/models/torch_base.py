@@ -51,6 +51,8 @@ class TorchRetrievalModel(RetrievalModel):
             "metric": self.validation_metric,
             "seconds": round(log.seconds, 3),
             "train_seconds": round(log.train_seconds, 3),
+            "rows": log.rows,
+            "epoch_rows": log.epoch_rows,
             "device": str(self._device) if hasattr(self, "_device") else "cpu",
             "history": log.history,
         }
