@@ -17,6 +17,9 @@ _CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
 ID_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 _ID = re.compile(ID_PATTERN)
 # A category: an id without "|" (items.tsv joins an item's categories with it).
+# An event's value is stored as float64 but read by the models as float32: beyond this
+# magnitude it would become inf in the model input.
+MAX_EVENT_VALUE = 3.4028234663852886e38  # float32's largest finite value
 CATEGORY_PATTERN = f"^[^{_CONTROL}|]*[^\\s{_CONTROL}|][^{_CONTROL}|]*$"
 
 
@@ -94,8 +97,10 @@ def validate_events(
             if kind not in allowed:
                 raise InvalidArgument("event_type", f"unknown {kind!r}; known: {sorted(allowed)}")
             value = 1.0 if event.value is None else event.value
-            if not math.isfinite(value):
-                raise InvalidArgument("value", "must be finite")
+            if not math.isfinite(value) or abs(value) > MAX_EVENT_VALUE:
+                raise InvalidArgument(
+                    "value", f"must be finite and at most {MAX_EVENT_VALUE:.6g} in magnitude"
+                )
             if event.event_id:
                 check_id("event_id", event.event_id, settings)
         except InvalidArgument as error:

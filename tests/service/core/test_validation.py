@@ -1,4 +1,5 @@
-"""Id validation: the printable fast path accepts and refuses exactly what the pattern does."""
+"""Id validation: the printable fast path accepts and refuses exactly what the pattern does;
+event values the models could not read."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 import pytest
 
 from service.core.errors import InvalidArgument
-from service.core.validation import ID_PATTERN, check_id
+from service.core.types import EventInput
+from service.core.validation import ID_PATTERN, MAX_EVENT_VALUE, check_id, validate_events
 from service.settings import Settings
 
 SAMPLES = [
@@ -34,3 +36,18 @@ def test_blank_and_overlong_ids_are_refused_by_name() -> None:
             check_id("item_id", value, settings)
     with pytest.raises(InvalidArgument, match="longer than"):
         check_id("item_id", "x" * (settings.max_id_length + 1), settings)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e300, -3.5e38])
+def test_an_event_value_beyond_float32_is_refused_by_name(value: float) -> None:
+    """Models read values as float32: 1e300 would reach them as inf."""
+    event = EventInput("u", "i", 1000.0, None, value)
+    accepted, errors = validate_events([event], Settings(bundle="unused"), ["view"], "view", 1000.0)
+    assert accepted == [] and [(e.index, e.field) for e in errors] == [(0, "value")]
+    assert "finite" in errors[0].message
+
+
+def test_an_event_value_at_float32s_limit_is_accepted() -> None:
+    event = EventInput("u", "i", 1000.0, None, -MAX_EVENT_VALUE)
+    accepted, errors = validate_events([event], Settings(bundle="unused"), ["view"], "view", 1000.0)
+    assert errors == [] and accepted[0].value == -MAX_EVENT_VALUE
