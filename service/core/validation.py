@@ -17,10 +17,10 @@ _CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
 ID_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 _ID = re.compile(ID_PATTERN)
 # A category: an id without "|" (items.tsv joins an item's categories with it).
+CATEGORY_PATTERN = f"^[^{_CONTROL}|]*[^\\s{_CONTROL}|][^{_CONTROL}|]*$"
 # An event's value is stored as float64 but read by the models as float32: beyond this
 # magnitude it would become inf in the model input.
 MAX_EVENT_VALUE = 3.4028234663852886e38  # float32's largest finite value
-CATEGORY_PATTERN = f"^[^{_CONTROL}|]*[^\\s{_CONTROL}|][^{_CONTROL}|]*$"
 
 
 def check_id(field: str, value: str, settings: Settings) -> None:
