@@ -119,6 +119,9 @@ MODEL ?= led
 bench-serving: install ## MODEL=led|predictor|attrec|hrnn[+rerank]: stage latencies, gRPC throughput vs a do-nothing server (100K items, one event per two requests)
 	$(PY) -m loadtest.benchmark --model $(MODEL) --json reports/serving_$(MODEL).json
 
+bench-hnsw: install ## MODEL=attrec|led|...: recall@10 and search cost of other HNSW graphs than the bundle's, as a ratio to its own
+	$(PY) -m benchmarks.hnsw_settings --model $(MODEL) --json reports/hnsw_settings_$(MODEL).json
+
 bench-store: install ## embedded store: append p50/p99 at 1K/100K/1M events, replay rate, fsync policies
 	$(PY) -m benchmarks.store --json reports/store.json
 
