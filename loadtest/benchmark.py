@@ -16,7 +16,9 @@ against a do-nothing server.
    also the p50 of one ``step`` and of one ``readout`` on their own.
 3. End to end: the real server and a do-nothing gRPC server, each in its own
    process, loaded by the same closed-loop generator (another process, the same
-   event mix) in the same run; throughput ratio and latency percentiles.
+   event mix) in the same run; throughput ratio and latency percentiles, and each
+   server's CPU per request (``/proc``; the generator shares the cores, so req/s
+   moves with it, while CPU per request is the server's own cost).
 
     python -m loadtest.benchmark --model attrec --json reports/serving_attrec.json
     python -m loadtest.benchmark --model led+rerank --rerank-param depth=4
@@ -186,16 +188,40 @@ def _wait_for(process: subprocess.Popen, marker: str, timeout: float = 120) -> N
     raise TimeoutError(marker)
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(
-    target: str, concurrency: int, duration: float, events: float, items: int
+    target: str,
+    concurrency: int,
+    duration: float,
+    events: float,
+    items: int,
+    server: subprocess.Popen,
 ) -> dict[str, Any]:
+    """One closed-loop run against ``target``, with the CPU the ``server`` process spent
+    per Recommend (its RecordEvents included): unlike req/s, not shared with the load
+    generator, which runs on the same cores."""
+    before = process_cpu_seconds(server.pid)
     out = subprocess.run(
         [sys.executable, "-m", "loadtest.grpc_load", "--target", target,
          "--concurrency", str(concurrency), "--duration", str(duration), "--users", str(USERS),
          "--events-per-request", str(events), "--items", str(items)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    after = process_cpu_seconds(server.pid)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = None if before is None or after is None else after - before
+    result["server_cpu_us_per_request"] = (
+        None if cpu is None else cpu / max(result["requests"], 1) * 1e6
+    )
+    return result
 
 
 def end_to_end(
@@ -249,13 +275,17 @@ def end_to_end(
             runs: dict[str, list[dict[str, Any]]] = {"grpc": [], "null_grpc": []}
             for _ in range(rounds):
                 runs["null_grpc"].append(
-                    _load(f"127.0.0.1:{null_port}", level, duration, event_share, items)
+                    _load(f"127.0.0.1:{null_port}", level, duration, event_share, items, null)
                 )
                 runs["grpc"].append(
-                    _load(f"127.0.0.1:{real_port}", level, duration, event_share, items)
+                    _load(f"127.0.0.1:{real_port}", level, duration, event_share, items, real)
                 )
             best = {name: max(results, key=lambda r: r["qps"]) for name, results in runs.items()}
             best["ratio"] = best["grpc"]["qps"] / best["null_grpc"]["qps"]
+            cpu = {name: [r["server_cpu_us_per_request"] for r in results]
+                   for name, results in runs.items()}  # fmt: skip
+            if None not in cpu["grpc"] + cpu["null_grpc"]:  # the least CPU per request of each
+                best["cpu_ratio"] = min(cpu["null_grpc"]) / min(cpu["grpc"])
             out[level] = best
         return out
     finally:
@@ -334,6 +364,7 @@ def main() -> None:
         "grpc": main_level["grpc"],
         "null_grpc": main_level["null_grpc"],
         "throughput_ratio": main_level["ratio"],
+        "cpu_ratio": main_level.get("cpu_ratio"),
         "by_concurrency": {str(level): e2e[level] for level in levels},
         "user_cache": not args.no_cache,
         "in_process_cache_hit_share": cached["cache_hit_share"],
@@ -351,10 +382,17 @@ def main() -> None:
     for level in levels:
         for name, key in (("recserve", "grpc"), ("do-nothing", "null_grpc")):
             r = e2e[level][key]
+            cpu = r["server_cpu_us_per_request"]
             rows.append([str(level), name, f"{r['qps']:.0f}", f"{r['p50_ms']:.2f}",
-                         f"{r['p99_ms']:.2f}", str(r["errors"])])  # fmt: skip
-        rows.append([str(level), "ratio", f"{e2e[level]['ratio']:.2f}", "", "", ""])
-    print(format_table(["callers", "gRPC server", "req/s", "p50 ms", "p99 ms", "errors"], rows))
+                         f"{r['p99_ms']:.2f}", str(r["errors"]),
+                         "-" if cpu is None else f"{cpu:.0f}"])  # fmt: skip
+        cpu_ratio = e2e[level].get("cpu_ratio")
+        rows.append([str(level), "ratio", f"{e2e[level]['ratio']:.2f}", "", "", "",
+                     "-" if cpu_ratio is None else f"{cpu_ratio:.2f}"])  # fmt: skip
+    print(format_table(["callers", "gRPC server", "req/s", "p50 ms", "p99 ms", "errors",
+                        "server CPU µs/req"], rows))  # fmt: skip
+    print("(ratio: req/s against the do-nothing server's; in the last column, the do-nothing "
+          "server's CPU per request over recserve's)")  # fmt: skip
     print(
         f"\n{args.model}: index recall@10 {manifest['index']['recall_at_10']:.3f} "
         f"(ef_search {manifest['index']['ef_search']}), "
