@@ -11,11 +11,12 @@ runs only the ``readout``, so a request costs the same whatever the history
 length. The graphs' inputs are named in the manifest with a ``fill`` from the
 vocabulary below, like the one-pass encoder's (``bundle.inputs``):
 
-step:    ``state`` (B, S), ``item_row``, ``delta_seconds`` (event time minus the
+step:    ``state`` (1, S), ``item_row``, ``delta_seconds`` (event time minus the
          previous stepped event's, 0 for the first), ``first`` (1.0 when no
          event was stepped before), ``event_type``, ``value``, ``new_item`` (1.0
          when the item is not earlier in the user's history: LED's distinct
-         items), ``user_vector`` (B, U): each (B,) unless said
+         items), ``user_vector`` (1, U): each (1,) unless said (one user per
+         call: the exporter fixes every shape)
 readout: ``state``, ``seconds_since_last`` (query time minus the last stepped
          event), ``empty`` (1.0 when no event was stepped), ``user_vector``
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from bundle.manifest import StatefulSpec
 
 STEP_FILLS: dict[str, Fill] = {
-    "state": Fill("float32", "state", "the user's state, (B, state_dim)"),
+    "state": Fill("float32", "state", "the user's state, (1, state_dim)"),
     "item_row": Fill("int64", "user", "the event's item row"),
     "delta_seconds": Fill("float32", "user", "event time minus the previous stepped event's"),
     "first": Fill("float32", "user", "1.0 when no event was stepped before this one"),

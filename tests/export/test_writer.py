@@ -62,6 +62,14 @@ def test_onnx_encoder_matches_torch_for_any_batch_and_history_length(led_bundle,
     assert checks["served_vs_model_max_abs_error"] < 1e-4
 
 
+def test_step_and_readout_graphs_take_one_user_with_every_shape_fixed(led_bundle):
+    for name in ("step.onnx", "readout.onnx"):
+        session = ort.InferenceSession(str(led_bundle / name), providers=["CPUExecutionProvider"])
+        shapes = {i.name: i.shape for i in session.get_inputs()}
+        assert shapes["state"] == [1, 17], name  # no symbolic batch axis left to track
+        assert all(all(isinstance(d, int) for d in s) and s[0] == 1 for s in shapes.values())
+
+
 def test_items_tsv_carries_ids_and_categories(led_bundle, small_log):
     lines = (led_bundle / "items.tsv").read_text().splitlines()
     assert lines[0].split("\t")[:4] == ["row", "item_id", "categories", "count"]
