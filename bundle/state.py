@@ -18,7 +18,8 @@ step:    ``state`` (1, S), ``item_row``, ``delta_seconds`` (event time minus the
          items), ``user_vector`` (1, U): each (1,) unless said (one user per
          call: the exporter fixes every shape)
 readout: ``state``, ``seconds_since_last`` (query time minus the last stepped
-         event), ``empty`` (1.0 when no event was stepped), ``user_vector``
+         event), ``empty`` (1.0 when no event was stepped), ``user_vector``,
+         ``user_known`` (1.0 when the user has a row of users.npy)
 
 A ``UserState`` is the state vector plus what it covers: how many events were
 stepped, the last one's time, the *cursor*, the last stored event it covers
@@ -64,6 +65,7 @@ READOUT_FILLS: dict[str, Fill] = {
     "seconds_since_last": Fill("float32", "user", "query time minus the last stepped event"),
     "empty": Fill("float32", "user", "1.0 when no event was stepped"),
     "user_vector": STEP_FILLS["user_vector"],
+    "user_known": Fill("float32", "user", "1.0 when the user has a row in users.npy"),
 }
 
 
@@ -202,9 +204,11 @@ class StateEncoder:
             "seconds_since_last": np.array([since], np.float32),
             "empty": np.array([1.0 if state.events == 0 else 0.0], np.float32),
         }
-        inputs = {name: known[fill] for fill, name in fills.items() if fill != "user_vector"}
+        inputs = {name: known[fill] for fill, name in fills.items() if fill in known}
         if "user_vector" in fills:
             inputs[fills["user_vector"]] = self._user(None if users is None else users.vectors[:1])
+        if "user_known" in fills:
+            inputs[fills["user_known"]] = self._user(None if users is None else users.known[:1])
         (query,) = self._readout.run([self.spec.readout.output], inputs)
         return np.asarray(query[0], np.float32)
 

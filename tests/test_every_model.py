@@ -184,7 +184,7 @@ def test_every_recommended_item_is_explained_as_the_model_declares(trained):
         assert set(got) == set(want)  # every history item, as explain_items allows
 
 
-STATEFUL = {"led", "hrnn"}  # user sides that are a recurrence: a running mean, a GRU
+STATEFUL = {"led", "hrnn", "attrec"}  # recurrences: a running mean, a GRU, a sum and a window
 
 
 def test_stateful_models_step_each_event_and_answer_as_the_one_pass_encoder(trained):

@@ -53,6 +53,7 @@ from bundle.manifest import (
 )
 from training.data.interactions import Interactions
 from training.data.windows import Windows, sliding_windows
+from training.models.base import StatefulModules
 from training.models.torch_base import TorchRetrievalModel, to_numpy
 from training.registry import register
 from training.trainer import Plan, TrainConfig
@@ -150,6 +151,16 @@ class ShortTerm(torch.nn.Module):
         valid = position >= 0
         index = position.clamp_min(0)
         window = torch.gather(items, 1, index) * valid.long()  # (B, L)
+        m, per_window = self.attend(table, window, valid)
+        weights = torch.zeros_like(mask).scatter_add(1, index, per_window)
+        return m, weights
+
+    def attend(
+        self, table: torch.Tensor, window: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) m_u of the right-aligned window (B, L) of item rows (``valid`` marks
+        real events; the latest is position L-1), and (B, L) each event's weight in it."""
+        L = self.length
         x = table[window]  # (B, L, d)
         weight = valid.to(x.dtype)
         n = weight.sum(1).clamp_min(1.0)  # (B,)
@@ -169,9 +180,7 @@ class ShortTerm(torch.nn.Module):
             affinity = torch.softmax(logits, dim=-1) * weight[:, :, None]  # (B, L, L)
         attended = affinity @ x  # (B, L, d), eq. 5 (rows of padding are zero)
         m = attended.sum(1) / n[:, None]  # eq. 6
-        per_window = affinity.sum(1) / n[:, None]  # (B, L): each window event's weight in m
-        weights = torch.zeros_like(mask).scatter_add(1, index, per_window * weight)
-        return m, weights
+        return m, affinity.sum(1) / n[:, None] * weight
 
 
 class AttRecNetwork(torch.nn.Module):
@@ -198,6 +207,20 @@ class AttRecNetwork(torch.nn.Module):
         return w * long + (1.0 - w) * short
 
 
+def served_query(
+    m: torch.Tensor, user: torch.Tensor, known: torch.Tensor, mean_v: torch.Tensor | None,
+    weight: float,
+) -> torch.Tensor:  # fmt: skip
+    """(B, 2d + 2) ``[2w U, 2(1-w) m, -w, -(1-w)]``; a user without a row of the user
+    table (``known`` 0) gets U = ``mean_v`` (fold-in) or, when it is None, w = 0."""
+    k = known[:, None]
+    if mean_v is not None:  # U = mean of V over the history (argmin_U sum ||U - V_i||^2)
+        u, w = k * user + (1.0 - k) * mean_v, torch.full_like(k, weight)
+    else:  # short-term only: w = 0 for an unknown user
+        u, w = user, k * weight
+    return torch.cat([2 * w * u, 2 * (1 - w) * m, -w, -(1 - w)], dim=1)
+
+
 class AttRecEncoder(torch.nn.Module):
     """ONNX-exportable user side: (items, mask, user_vector, user_known) ->
     ([2w U, 2(1-w) m, -w, -(1-w)], history weights)."""
@@ -216,16 +239,52 @@ class AttRecEncoder(torch.nn.Module):
         self, items: torch.Tensor, mask: torch.Tensor, user: torch.Tensor, known: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         m, weights = self.short(self.X, items, mask)
-        k = known[:, None]
-        if self.fold_in:  # U = mean of V over the history (argmin_U sum ||U - V_i||^2)
-            mean_v = (self.V[items] * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(
-                1.0
-            )
-            u, w = k * user + (1.0 - k) * mean_v, torch.full_like(k, self.weight)
-        else:  # short-term only: w = 0 for an unknown user
-            u, w = user, k * self.weight
-        query = torch.cat([2 * w * u, 2 * (1 - w) * m, -w, -(1 - w)], dim=1)
-        return query, weights
+        mean_v = None
+        if self.fold_in:
+            total = (self.V[items] * mask[..., None]).sum(1)
+            mean_v = total / mask.sum(1, keepdim=True).clamp_min(1.0)
+        return served_query(m, user, known, mean_v, self.weight), weights
+
+
+class AttRecStep(torch.nn.Module):
+    """The ``step`` graph of a stateful AttRec bundle: (state (1, d + 1 + L), item (1,))
+    -> the next state. The state is ``[sum of V over the history, event count, the last
+    L item rows + 1]`` (0: no event yet; rows are exact in float32 below 2^24), so the
+    readout finds the short-term window and the fold-in mean without the history."""
+
+    def __init__(self, V: np.ndarray, length: int) -> None:
+        super().__init__()
+        self.V: torch.Tensor
+        self.register_buffer("V", torch.from_numpy(V))
+        self.dim, self.length = V.shape[1], length
+
+    def forward(self, state: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
+        d = self.dim
+        total = state[:, :d] + self.V[item]
+        count = state[:, d : d + 1] + 1.0
+        rows = torch.cat([state[:, d + 2 :], (item + 1).to(state.dtype)[:, None]], dim=1)
+        return torch.cat([total, count, rows], dim=1)
+
+
+class AttRecReadout(torch.nn.Module):
+    """The ``readout`` graph: (state, user_vector, user_known) -> the one-pass encoder's
+    query: self-attention over the window the state holds (eqs. 1-8), U_u from the user
+    table or folded in as sum / count of the state's V."""
+
+    def __init__(self, short: ShortTerm, X: np.ndarray, config: AttRecConfig) -> None:
+        super().__init__()
+        self.short = short
+        self.X: torch.Tensor
+        self.register_buffer("X", torch.from_numpy(X))
+        self.dim, self.weight = X.shape[1], config.weight
+        self.fold_in = config.unknown_user == "fold-in"
+
+    def forward(self, state: torch.Tensor, user: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        d = self.dim
+        rows = torch.round(state[:, d + 1 :]).long()  # (1, L) row + 1, 0: none
+        m, _ = self.short.attend(self.X, (rows - 1).clamp_min(0), rows > 0)
+        mean_v = state[:, :d] / state[:, d : d + 1].clamp_min(1.0) if self.fold_in else None
+        return served_query(m, user, known, mean_v, self.weight)
 
 
 @register("attrec")
@@ -332,6 +391,21 @@ class AttRec(TorchRetrievalModel):
 
     def export_encoder(self) -> torch.nn.Module:
         return self._module
+
+    def stateful(self) -> StatefulModules | None:
+        """A state of ``[sum of V, count, last L item rows]`` (``AttRecStep``): RecordEvents
+        steps it, Recommend reads it out without mapping the history (``AttRecReadout``).
+        None for a catalogue whose rows float32 cannot hold exactly."""
+        if len(self._X) + 1 >= 2**24:
+            return None
+        d, L = self.config.dim, self.config.length
+        return StatefulModules(
+            state_dim=d + 1 + L,
+            step=AttRecStep(self._V, L).eval(),
+            step_inputs=(("state", "state"), ("item", "item_row")),
+            readout=AttRecReadout(self._module.short, self._X, self.config).eval(),
+            readout_inputs=(("state", "state"), ("user", "user_vector"), ("known", "user_known")),
+        )
 
     def explanation(self) -> str:
         """The self-attention weights of each history event in m_u (eqs. 4-6)."""

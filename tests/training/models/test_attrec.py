@@ -97,6 +97,34 @@ def test_the_l2_index_form_is_the_distance_of_eq_10(model):
     np.testing.assert_allclose(((points - point) ** 2).sum(1), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("unknown_user", ["fold-in", "short-term"])
+@pytest.mark.parametrize("user", [0, 2, -1])  # trained, untrained, never seen
+def test_stepping_events_into_the_state_then_reading_out_gives_the_one_pass_query(
+    model, unknown_user, user
+):
+    import torch
+
+    stepped = AttRec.from_state({"dim": D, "length": L, "weight": W,
+                                 "unknown_user": unknown_user}, model.state())  # fmt: skip
+    modules = stepped.stateful()
+    encoder = stepped.export_encoder()
+    items = [3, 7, 1, 9, 4, 3, 12]
+    state = torch.zeros(1, modules.state_dim)
+    for n, item in enumerate(items, start=1):
+        state = modules.step(state, torch.tensor([item]))
+        inputs = stepped.encoder_inputs(Sequences.from_lists([items[:n]]), np.zeros(1),
+                                        np.array([user]))  # fmt: skip
+        with torch.no_grad():
+            query, _ = encoder(*(torch.from_numpy(v) for v in inputs.values()))
+            read = modules.readout(state, *(torch.from_numpy(inputs[k]) for k in ("user", "known")))
+        np.testing.assert_allclose(read.numpy(), query.numpy(), rtol=1e-5, atol=1e-6)
+    # the state: the sum of V over every event, their count, the last L rows + 1
+    V = model.state()["V"]
+    np.testing.assert_allclose(state[0, :D].numpy(), V[items].sum(0), rtol=1e-5, atol=1e-5)
+    assert state[0, D].item() == len(items)
+    assert state[0, D + 1 :].tolist() == [r + 1 for r in items[-L:]]
+
+
 def test_attrec_learns_the_planted_sequences_beyond_popularity(small_log):
     data = small_log.interactions
     parts = split(data, "leave-last-out")
