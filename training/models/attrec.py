@@ -27,6 +27,11 @@ default) or ``short-term`` (w = 0 for that user). On ML-100K's user-holdout
 users fold-in measured better (Recall@20 0.251 vs 0.244, ``make
 bench-attrec``); short-term is kept for that comparison only: served, its
 HNSW candidates come from an index weighted by the model's w.
+
+Served statefully (``bundle.state``): the user's state is the sum of V over
+their history, its count and their last L item rows (``AttRecStep``, one step
+per recorded event); Recommend reads it out (``AttRecReadout``: the same
+attention and query as the one-pass encoder), so it maps no history.
 """
 
 from __future__ import annotations
